@@ -1,0 +1,267 @@
+"""Metrics over energies, as plain data (dicts of floats and lists) for reports.
+
+Two protocols are offered:
+
+* **The paper's protocol** (EQN paper, eq. 10-15 and Tables 3-6). Each sample is
+  predicted with its top-k_i labels, where **k_i is the sample's number of gold
+  labels**. That count is taken from the gold annotation, which a real user does
+  not have, so these numbers are optimistic; they exist to compare with the paper.
+* **The honest protocol.** Thresholds are tuned on the dev split only and applied
+  to the evaluated split; macro and micro P/R/F1 and exact-match accuracy follow.
+
+Zero-division conventions: a sample with no predicted label has precision 0; a
+label with no gold sample has recall 0 and F1 0 (scikit-learn's ``zero_division=0``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import precision_recall_fscore_support
+
+from eqn import energy as E
+
+
+def _check(energies: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values = np.asarray(energies, dtype=np.float64)
+    true = np.asarray(gold).astype(bool)
+    if values.shape != true.shape or values.ndim != 2:
+        raise ValueError(
+            f"energies {values.shape} and gold {true.shape} must be 2-D arrays of the same shape"
+        )
+    return values, true
+
+
+def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def top_k_i_predictions(energies: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    """The paper's prediction: each sample's top-k_i labels, k_i = its gold label count."""
+    values, true = _check(energies, gold)
+    return E.classify_top_k(values, true.sum(axis=1))
+
+
+def sample_prf(prediction: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    """Sample-averaged precision, recall and F1 (paper eq. 10-15)."""
+    pred, true = _check(prediction, gold)
+    pred, true = pred.astype(bool), true.astype(bool)
+    hits = (pred & true).sum(axis=1)
+    precision = _safe_divide(hits, pred.sum(axis=1))
+    recall = _safe_divide(hits, true.sum(axis=1))
+    f1 = _safe_divide(2 * precision * recall, precision + recall)
+    n = len(pred)
+    return {
+        "precision": float(precision.mean()) if n else 0.0,
+        "recall": float(recall.mean()) if n else 0.0,
+        "f1": float(f1.mean()) if n else 0.0,
+        "samples": n,
+    }
+
+
+def per_label_prf(
+    prediction: np.ndarray, gold: np.ndarray, labels: Sequence[str]
+) -> dict[str, Any]:
+    """Per-label P/R/F1 with their macro average and standard deviation (paper Table 6)."""
+    pred, true = _check(prediction, gold)
+    if len(labels) != pred.shape[1]:
+        raise ValueError(f"got {len(labels)} label names for {pred.shape[1]} columns")
+    precision, recall, f1, support = precision_recall_fscore_support(
+        true.astype(int), pred.astype(int), average=None, zero_division=0,
+        labels=list(range(len(labels))),
+    )  # fmt: skip
+    rows = [
+        {"label": label, "precision": float(p), "recall": float(r), "f1": float(f),
+         "support": int(s)}
+        for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+    ]  # fmt: skip
+    return {
+        "labels": rows,
+        "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()),
+                  "f1": float(f1.mean())},
+        "std": {"precision": float(precision.std()), "recall": float(recall.std()),
+                "f1": float(f1.std())},
+    }  # fmt: skip
+
+
+def hits_by_label_count(energies: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
+    """Hits and hit rate grouped by gold label count (paper Table 4).
+
+    For a sample with k gold labels, its hits are the gold labels found among its
+    top-k energies. A group's hit rate is its hits over its gold labels.
+    """
+    values, true = _check(energies, gold)
+    counts = true.sum(axis=1)
+    hits = (top_k_i_predictions(values, true) & true).sum(axis=1)
+    groups = []
+    for k in sorted(set(counts.tolist()) - {0}):
+        members = counts == k
+        gold_labels = int(counts[members].sum())
+        group_hits = int(hits[members].sum())
+        groups.append({
+            "gold_labels_per_sample": int(k), "samples": int(members.sum()),
+            "gold_labels": gold_labels, "hits": group_hits,
+            "hit_rate": group_hits / gold_labels if gold_labels else 0.0,
+        })  # fmt: skip
+    total_gold = int(counts.sum())
+    total_hits = int(hits.sum())
+    return {
+        "groups": groups,
+        "total": {"samples": int((counts > 0).sum()), "gold_labels": total_gold,
+                  "hits": total_hits, "hit_rate": total_hits / total_gold if total_gold else 0.0},
+    }  # fmt: skip
+
+
+def top_n_hit_rates(
+    energies: np.ndarray, gold: np.ndarray, ns: Sequence[int] = (1, 2, 3)
+) -> dict[str, Any]:
+    """Cumulative Top-n hit rates on single-label samples (paper Table 5).
+
+    Top-n counts a sample as hit when its one gold label is among its n highest energies.
+    """
+    values, true = _check(energies, gold)
+    single = true.sum(axis=1) == 1
+    result: dict[str, Any] = {"samples": int(single.sum())}
+    for n in ns:
+        if single.any():
+            top = E.classify_top_k(values[single], min(n, values.shape[1]))
+            rate = float((top & true[single]).any(axis=1).mean())
+        else:
+            rate = 0.0
+        result[f"top{n}"] = rate
+    return result
+
+
+def accuracy_by_max(energies: np.ndarray, gold: np.ndarray) -> float:
+    """Accuracy of max() on single-label samples (paper Table 3)."""
+    values, true = _check(energies, gold)
+    single = true.sum(axis=1) == 1
+    if not single.any():
+        return 0.0
+    return float(true[single, values[single].argmax(axis=1)].mean())
+
+
+def paper_protocol(energies: np.ndarray, gold: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+    """All of the paper's metrics. Top-k_i takes k_i from the gold labels (see module doc)."""
+    values, true = _check(energies, gold)
+    prediction = top_k_i_predictions(values, true)
+    return {
+        "assumes_gold_label_count": True,
+        "sample": sample_prf(prediction, true),
+        "per_label": per_label_prf(prediction, true, labels),
+        "hits_by_label_count": hits_by_label_count(values, true),
+        "top_n_single_label": top_n_hit_rates(values, true),
+        "accuracy_by_max": accuracy_by_max(values, true),
+    }
+
+
+def thresholded_metrics(
+    prediction: np.ndarray, gold: np.ndarray, labels: Sequence[str]
+) -> dict[str, Any]:
+    """Macro and micro P/R/F1, exact-match accuracy and sample F1 of fixed predictions."""
+    pred, true = _check(prediction, gold)
+    pred, true = pred.astype(bool), true.astype(bool)
+    micro = precision_recall_fscore_support(
+        true.astype(int), pred.astype(int), average="micro", zero_division=0
+    )
+    per_label = per_label_prf(pred, true, labels)
+    return {
+        "macro": per_label["macro"],
+        "micro": {"precision": float(micro[0]), "recall": float(micro[1]), "f1": float(micro[2])},
+        "exact_match": float((pred == true).all(axis=1).mean()) if len(pred) else 0.0,
+        "sample": sample_prf(pred, true),
+        "per_label": per_label["labels"],
+        "macro_f1_std": per_label["std"]["f1"],
+    }
+
+
+def honest_protocol(
+    energies: np.ndarray,
+    gold: np.ndarray,
+    dev_energies: np.ndarray,
+    dev_gold: np.ndarray,
+    labels: Sequence[str],
+    keep_top: bool = True,
+) -> dict[str, Any]:
+    """Thresholds tuned on dev only (one global, and one per label), applied here."""
+    values, true = _check(energies, gold)
+    dev_values, dev_true = _check(dev_energies, dev_gold)
+    grid = E.energy_grid_for(dev_values)
+    global_threshold = E.tune_threshold(dev_values, dev_true, grid=grid, keep_top=keep_top)
+    label_thresholds = E.tune_label_thresholds(dev_values, dev_true, grid=grid)
+    return {
+        "tuned_on": "dev",
+        "keep_top": keep_top,
+        "global": {
+            "threshold": global_threshold,
+            **thresholded_metrics(
+                E.classify_threshold(values, global_threshold, keep_top), true, labels
+            ),
+        },
+        "per_label": {
+            "thresholds": {
+                label: float(t) for label, t in zip(labels, label_thresholds, strict=True)
+            },
+            **thresholded_metrics(
+                E.classify_threshold(values, label_thresholds, keep_top), true, labels
+            ),
+        },
+    }
+
+
+def pearson_matrix(energies: np.ndarray) -> np.ndarray:
+    """Pearson correlation of energies between labels (paper Figs. 2, 8, 9).
+
+    A label whose energy never varies has no defined correlation; it is reported
+    as uncorrelated (0) with every other label and 1 with itself.
+    """
+    values = np.asarray(energies, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"energies must be 2-D, got shape {values.shape}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        matrix = np.corrcoef(values, rowvar=False)
+    matrix = np.atleast_2d(np.nan_to_num(matrix, nan=0.0))
+    np.fill_diagonal(matrix, 1.0)
+    return matrix
+
+
+def evaluate_energies(
+    energies: np.ndarray,
+    gold: np.ndarray,
+    labels: Sequence[str],
+    dev_energies: np.ndarray | None = None,
+    dev_gold: np.ndarray | None = None,
+    keep_top: bool = True,
+) -> dict[str, Any]:
+    """Both protocols over one split; the honest one needs dev energies and gold."""
+    values, true = _check(energies, gold)
+    result: dict[str, Any] = {
+        "samples": int(len(values)),
+        "multilabel": bool((true.sum(axis=1) > 1).any()),
+        "paper": paper_protocol(values, true, labels),
+    }
+    if dev_energies is not None and dev_gold is not None:
+        result["thresholded"] = honest_protocol(
+            values, true, dev_energies, dev_gold, labels, keep_top=keep_top
+        )
+    return result
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """The few numbers worth a table row, from :func:`evaluate_energies` output."""
+    paper = metrics["paper"]
+    row = {
+        "topk_macro_f1": paper["per_label"]["macro"]["f1"],
+        "topk_sample_f1": paper["sample"]["f1"],
+        "topk_hit_rate": paper["hits_by_label_count"]["total"]["hit_rate"],
+        "accuracy_by_max": paper["accuracy_by_max"],
+    }
+    if "thresholded" in metrics:
+        row["dev_tuned_macro_f1"] = metrics["thresholded"]["global"]["macro"]["f1"]
+        row["dev_tuned_micro_f1"] = metrics["thresholded"]["global"]["micro"]["f1"]
+        row["dev_tuned_per_label_macro_f1"] = metrics["thresholded"]["per_label"]["macro"]["f1"]
+    return row

@@ -1,0 +1,54 @@
+"""Shared fixtures: paths to the optional shared data, and small hand-written datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+GOEMOTIONS_DIR = SHARED_DATA / "goemotions"
+SIX_EMOTIONS_DIR = SHARED_DATA / "6emotions"
+
+# Sentences written for these tests; no dataset text.
+SENTENCES = [
+    ("I love this so much, thank you!", "love,gratitude"),
+    ("This is the worst day ever, I am furious.", "anger"),
+    ("Wow, I did not expect that at all!", "surprise"),
+    ("I'm scared of what might happen tomorrow.", "fear"),
+    ("Thanks a lot for the help.", "gratitude"),
+    ("That joke made me laugh out loud.", "joy"),
+    ("I miss her every single day.", "sadness"),
+    ("What a lovely surprise, I adore it!", "love,surprise"),
+    ("Get out of here, you are so annoying.", "anger"),
+    ("I feel so happy and grateful today.", "joy,gratitude"),
+    ("The noise in the dark made me jump.", "fear,surprise"),
+    ("Nothing ever goes right for me.", "sadness"),
+]
+
+
+@pytest.fixture
+def needs_goemotions() -> Path:
+    if not (GOEMOTIONS_DIR / "train.tsv").is_file():
+        pytest.skip(f"GoEmotions is not at {GOEMOTIONS_DIR}")
+    return GOEMOTIONS_DIR
+
+
+@pytest.fixture
+def needs_six_emotions() -> Path:
+    if not (SIX_EMOTIONS_DIR / "train.txt").is_file():
+        pytest.skip(f"6emotions is not at {SIX_EMOTIONS_DIR}")
+    return SIX_EMOTIONS_DIR
+
+
+@pytest.fixture
+def sentences_csv(tmp_path: Path) -> Path:
+    import csv
+
+    path = tmp_path / "sentences.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "labels"])
+        writer.writerows(SENTENCES)
+    return path
