@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -159,6 +159,149 @@ def info(
         )
     console.print(table)
     console.print("labels: " + ", ".join(splits.labels))
+
+
+def _parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are read as JSON when they parse, else as strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            fail(f"--option needs key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+def _stages(stage: str, multilabel: bool) -> list[str]:
+    from eqn.pipeline import PIPELINE, STAGES
+
+    stages: list[str] = []
+    for part in (p.strip() for p in stage.split(",") if p.strip()):
+        if part == "all":
+            stages += PIPELINE
+        elif part == "baseline":
+            stages.append("M" if multilabel else "S")
+        elif part in STAGES:
+            stages.append(part)
+        else:
+            fail(f"unknown stage {part!r}; use all, baseline, or {', '.join(STAGES)}")
+    return stages
+
+
+@app.command()
+def train(
+    dataset: DatasetArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for models and run.json.")],
+    stage: Annotated[
+        str,
+        typer.Option(
+            help="Stages, comma-separated: all (coeqn,relabel,eqn), coeqn, relabel, eqn, "
+            "S, M, or baseline (S for single-label data, M for multi-label)."
+        ),
+    ] = "all",
+    backbone: Annotated[
+        str, typer.Option(help="ann, cnn, lstm, textcnn or transformer.")
+    ] = "transformer",
+    model_name: Annotated[
+        str | None, typer.Option(help="transformer: Hugging Face name or local folder.")
+    ] = None,
+    finetune: Annotated[str | None, typer.Option(help="transformer: full, lora or frozen.")] = None,
+    pooling: Annotated[str | None, typer.Option(help="transformer: mean or cls.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens (or words) per text.")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option(help="Backbone option key=value (repeatable).")
+    ] = None,
+    loss: Annotated[str, typer.Option(help="EQN loss: mse (the paper's) or bce.")] = "mse",
+    imbalance: Annotated[
+        str, typer.Option(help="none, pos_weight, oversample or undersample.")
+    ] = "pos_weight",
+    epochs: Annotated[int, typer.Option(help="Epochs per model.")] = 2,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
+    lr: Annotated[float | None, typer.Option(help="Learning rate (backbone default).")] = None,
+    head_lr: Annotated[float | None, typer.Option(help="Head learning rate.")] = None,
+    warm_start: Annotated[
+        bool, typer.Option(help="Model 2 starts from Model 1's weights, not the pretrained ones.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Reuse finished stages; continue from checkpoints.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace existing models and outputs.")] = False,
+    max_train: Annotated[int | None, typer.Option(help="Quick mode: train on a subset.")] = None,
+    max_eval: Annotated[int | None, typer.Option(help="Quick mode: dev/test subsets.")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many steps, leaving a checkpoint.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    text_col: TextColOpt = "text",
+    label_col: LabelColOpt = "labels",
+    label_sep: LabelSepOpt = ",",
+    labels: LabelsOpt = None,
+    sep: SepOpt = None,
+    no_header: NoHeaderOpt = False,
+    drop_empty: DropEmptyOpt = False,
+    seed: SeedOpt = 0,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
+    from eqn.backbones import ConfigError, backbone_class
+    from eqn.config import ModelConfig
+    from eqn.pipeline import StageError, run_pipeline
+
+    splits = read_dataset(
+        dataset, data_dir, text_col, label_col, label_sep, labels, sep, no_header, drop_empty, seed
+    )
+    try:
+        splits = splits.limit(max_train, max_eval, seed)
+    except DataError as error:
+        fail(str(error))
+    options = _parse_options(option or [])
+    try:
+        fields = backbone_class(backbone).Options.__dataclass_fields__
+    except ConfigError as error:
+        fail(str(error))
+    for key, value in (("model_name_or_path", model_name), ("finetune", finetune),
+                       ("pooling", pooling), ("max_length", max_length)):  # fmt: skip
+        if value is not None:
+            if key not in fields:
+                fail(f"backbone {backbone!r} has no option {key!r}")
+            options[key] = value
+    try:
+        config = ModelConfig(
+            backbone=backbone, backbone_options=options, loss=loss, imbalance=imbalance,
+            epochs=epochs, batch_size=batch_size, learning_rate=lr, head_learning_rate=head_lr,
+            seed=seed,
+        )  # fmt: skip
+    except (ConfigError, TypeError) as error:
+        fail(str(error))
+    stages = _stages(stage, splits.train.is_multilabel)
+    try:
+        record = run_pipeline(
+            splits, config, out, stages, warm_start=warm_start, force=force, resume=resume,
+            max_steps=max_steps, progress=progress,
+        )  # fmt: skip
+    except (StageError, FileExistsError, FileNotFoundError, DataError) as error:
+        fail(str(error))
+    from eqn.metrics import headline
+
+    table = Table(title=f"{dataset}: test split")
+    table.add_column("model")
+    columns = ["dev_tuned_macro_f1", "topk_macro_f1", "topk_hit_rate", "accuracy_by_max"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_column("train s", justify="right")
+    for name in stages:
+        result = record["stages"].get(name, {})
+        if "metrics" in result:
+            row = headline(result["metrics"]["test"])
+            table.add_row(
+                name, *(f"{row.get(c, float('nan')):.4f}" for c in columns),
+                f"{result['train_seconds']:.0f}",
+            )  # fmt: skip
+    console.print(table)
+    console.print(f"run record: {out / 'run.json'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -167,6 +167,27 @@ class DatasetSplits:
     def labels(self) -> tuple[str, ...]:
         return self.train.labels
 
+    def limit(
+        self, max_train: int | None = None, max_eval: int | None = None, seed: int = 0
+    ) -> DatasetSplits:
+        """A seeded random subset of each split, for quick runs; recorded in ``split_info``."""
+        rng = np.random.default_rng(seed)
+
+        def cut(dataset: Dataset, size: int | None) -> Dataset:
+            if size is None or size >= len(dataset):
+                return dataset
+            if size <= 0:
+                raise DataError(f"subset sizes must be positive, got {size}")
+            return dataset.subset(np.sort(rng.choice(len(dataset), size, replace=False)))
+
+        if max_train is None and max_eval is None:
+            return self
+        info = {**self.split_info, "limited": {"max_train": max_train, "max_eval": max_eval,
+                                               "seed": seed}}  # fmt: skip
+        return DatasetSplits(
+            cut(self.train, max_train), cut(self.dev, max_eval), cut(self.test, max_eval), info
+        )
+
 
 @dataclass(frozen=True)
 class ReaderOptions:

@@ -174,11 +174,13 @@ def tune_label_thresholds(
 
 
 def energy_grid_for(energies: np.ndarray, max_energy: float = DEFAULT_MAX_ENERGY) -> np.ndarray:
-    """A candidate grid covering the observed range as well as ``[0, max_energy]``.
+    """Candidate thresholds from one grid step up to ``max_energy`` or the highest energy.
 
-    Unbounded (MSE) heads can emit values outside ``[0, max_energy]``.
+    Unbounded (MSE) heads can emit values above ``max_energy``. Thresholds stay
+    positive: energy 0 means "absent", so a threshold at or below it would mark
+    every label as a micro-emotion.
     """
     values = _as_energies(energies)
-    low = min(0.0, float(values.min())) if values.size else 0.0
     high = max(max_energy, float(values.max())) if values.size else max_energy
-    return np.round(np.arange(low, high + DEFAULT_GRID_STEP / 2, DEFAULT_GRID_STEP), 6)
+    step = DEFAULT_GRID_STEP
+    return np.round(np.arange(step, high + step / 2, step), 6)

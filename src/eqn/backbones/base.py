@@ -1,0 +1,132 @@
+"""The backbone protocol and the registry of backbone names.
+
+A backbone turns texts into fixed-size vectors. It tokenises once
+(:meth:`Backbone.encode`), pads per batch (:meth:`Backbone.collate`) and keeps
+whatever it learned from the data (a vocabulary) as files beside the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message says which and why."""
+
+
+class Backbone(nn.Module):
+    """Base class of every backbone. Subclasses set ``name`` and ``Options``."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type]
+    default_learning_rate: ClassVar[float] = 1e-3
+
+    def __init__(self, options: Any) -> None:
+        super().__init__()
+        self.options = options
+
+    # -- data-dependent preparation -------------------------------------------
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Learn what the backbone needs from the training texts (a vocabulary); build layers."""
+
+    @property
+    def output_dim(self) -> int:
+        raise NotImplementedError
+
+    # -- tokenisation and batching ---------------------------------------------
+    def encode(self, texts: Sequence[str]) -> list[Any]:
+        """Tokenise texts once; one item per text."""
+        raise NotImplementedError
+
+    def item_length(self, item: Any) -> int:
+        """Length used to bucket items of similar size into one batch."""
+        return len(item)
+
+    def collate(self, items: Sequence[Any]) -> dict[str, torch.Tensor]:
+        """Pad a batch of items to its longest member."""
+        raise NotImplementedError
+
+    def forward(self, **batch: torch.Tensor) -> torch.Tensor:  # (B, output_dim)
+        raise NotImplementedError
+
+    # -- persistence -------------------------------------------------------------
+    def save_assets(self, directory: Path) -> None:
+        """Write what is not in the weights (vocabulary, tokenizer) into ``directory``."""
+
+    def load_assets(self, directory: Path) -> None:
+        """Read what :meth:`save_assets` wrote and build the layers, before weights load."""
+
+    def weights_to_save(self) -> dict[str, torch.Tensor]:
+        """The state to store; a backbone over frozen pretrained weights stores only its own."""
+        return self.state_dict()
+
+    def default_lr(self) -> float:
+        return self.default_learning_rate
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **options_to_dict(self.options)}
+
+
+def options_to_dict(options: Any) -> dict[str, Any]:
+    return {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(options).items()
+    }
+
+
+_REGISTRY: dict[str, type[Backbone]] = {}
+
+
+def register(cls: type[Backbone]) -> type[Backbone]:
+    """Class decorator: make a backbone available by its ``name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def backbone_class(name: str) -> type[Backbone]:
+    if name not in _REGISTRY:
+        raise ConfigError(
+            f"unknown backbone {name!r}; available backbones: {', '.join(available())}"
+        )
+    return _REGISTRY[name]
+
+
+def make_options(name: str, options: Mapping[str, Any] | None = None) -> Any:
+    """Validated options for backbone ``name``; unknown keys are refused by name."""
+    cls = backbone_class(name)
+    fields = {f.name for f in dataclasses.fields(cls.Options)}
+    unknown = sorted(set(options or {}) - fields)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} for backbone {name!r}; "
+            f"its options are: {', '.join(sorted(fields))}"
+        )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in (options or {}).items()}
+    return cls.Options(**values)
+
+
+def build(name: str, options: Mapping[str, Any] | None = None) -> Backbone:
+    """A fresh, unprepared backbone by registry name."""
+    return backbone_class(name)(make_options(name, options))
+
+
+def positive(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not (isinstance(value, (int, float)) and value > 0):
+            raise ConfigError(f"{name} must be positive, got {value!r}")
+
+    return check
+
+
+def check_positive(**values: Any) -> None:
+    for key, value in values.items():
+        positive(key)(value)

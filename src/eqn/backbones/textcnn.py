@@ -1,0 +1,53 @@
+"""``textcnn``: parallel convolutions of widths 3, 4 and 5 with max pooling (Kim, 2014)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from eqn.backbones.base import ConfigError, check_positive, register
+from eqn.backbones.sequence import WordSequenceBackbone
+
+
+@dataclass(frozen=True)
+class TextCNNOptions:
+    max_features: int = 15000
+    embedding_dim: int = 128
+    channels: int = 256
+    kernel_sizes: tuple[int, ...] = (3, 4, 5)
+    max_length: int = 150
+
+    def __post_init__(self) -> None:
+        check_positive(
+            max_features=self.max_features, embedding_dim=self.embedding_dim,
+            channels=self.channels, max_length=self.max_length,
+        )  # fmt: skip
+        if not self.kernel_sizes or any(k <= 0 for k in self.kernel_sizes):
+            raise ConfigError(f"kernel_sizes must be positive widths, got {self.kernel_sizes!r}")
+
+
+@register
+class TextCNNBackbone(WordSequenceBackbone):
+    name = "textcnn"
+    Options = TextCNNOptions
+
+    def __init__(self, options: TextCNNOptions) -> None:
+        super().__init__(options)
+        self.min_length = max(options.kernel_sizes)
+
+    def build_layers(self, vocab_size: int) -> None:
+        self.embedding = nn.Embedding(vocab_size, self.options.embedding_dim, padding_idx=0)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(self.options.embedding_dim, self.options.channels, width)
+            for width in self.options.kernel_sizes
+        )
+
+    @property
+    def output_dim(self) -> int:
+        return self.options.channels * len(self.options.kernel_sizes)
+
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        embedded = self.embedding(input_ids).transpose(1, 2)
+        return torch.cat([torch.relu(conv(embedded)).max(dim=2).values for conv in self.convs], 1)
