@@ -52,3 +52,37 @@ def sentences_csv(tmp_path: Path) -> Path:
         writer.writerow(["text", "labels"])
         writer.writerows(SENTENCES)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A tiny random-weight BERT and a word-piece vocabulary built from the test sentences."""
+    import re
+
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    words = sorted({w for text, _ in SENTENCES for w in re.findall(r"\w+", text.lower())})
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = specials + list("!,.?'") + words
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )  # fmt: skip
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def tiny_dataset():
+    from eqn.data import Dataset
+
+    return Dataset.from_lists(
+        [text for text, _ in SENTENCES], [labels.split(",") for _, labels in SENTENCES],
+        name="sentences",
+    )  # fmt: skip

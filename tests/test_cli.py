@@ -1,0 +1,68 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from eqn.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("info", "train", "version"):
+        assert command in result.output
+
+
+def test_info_on_a_csv(sentences_csv):
+    result = runner.invoke(app, ["info", str(sentences_csv), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["split_info"]["method"] in ("stratified", "random")
+    assert sum(summary[s]["rows"] for s in ("train", "dev", "test")) == 12
+
+
+def test_info_missing_column_is_a_clean_error(sentences_csv):
+    result = runner.invoke(app, ["info", str(sentences_csv), "--text-col", "sentence"])
+    assert result.exit_code == 2
+    assert "column 'sentence' not found" in result.output and "'text', 'labels'" in result.output
+
+
+def test_info_on_goemotions(needs_goemotions):
+    result = runner.invoke(
+        app, ["info", "goemotions", "--data-dir", str(needs_goemotions), "--json"]
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.output)["test"]["labels_per_sample"] == {
+        "1": 4590, "2": 774, "3": 61, "4": 2,
+    }  # fmt: skip
+
+
+def test_train_runs_the_pipeline_on_a_csv(sentences_csv, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", str(sentences_csv), "-o", str(out), "--backbone", "cnn", "--epochs", "1",
+            "--batch-size", "4", "--option", "channels=4", "--no-progress"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "eqn" / "model.safetensors").is_file()
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["backbone_options"]["channels"] == 4
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "--force" in again.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--backbone", "gru"], "unknown backbone 'gru'"),
+        (["--stage", "fit"], "unknown stage 'fit'"),
+        (["--loss", "mae"], "loss must be one of mse, bce"),
+        (["--backbone", "ann", "--pooling", "cls"], "backbone 'ann' has no option 'pooling'"),
+        (["--option", "nokey"], "--option needs key=value"),
+    ],
+)
+def test_train_refuses_bad_options(extra, message, sentences_csv, tmp_path):
+    result = runner.invoke(app, ["train", str(sentences_csv), "-o", str(tmp_path), *extra])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
