@@ -86,3 +86,19 @@ def tiny_dataset():
         [text for text, _ in SENTENCES], [labels.split(",") for _, labels in SENTENCES],
         name="sentences",
     )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A small LSTM EQN model trained on the test sentences, saved once per session."""
+    from eqn.data import Dataset
+    from eqn.model import EQN
+
+    dataset = Dataset.from_lists(
+        [text for text, _ in SENTENCES], [labels.split(",") for _, labels in SENTENCES]
+    )
+    model = EQN(
+        backbone="lstm", epochs=3, batch_size=4, dense_dim=8,
+        backbone_options={"embedding_dim": 8, "hidden_size": 8, "max_length": 12},
+    ).fit(dataset, dataset, progress=False)  # fmt: skip
+    return model.save(tmp_path_factory.mktemp("models") / "tiny")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from eqn import __version__
@@ -44,7 +47,9 @@ def main(
 
 def fail(message: str) -> None:
     """Print a clean error and exit with status 2 (bad input), without a traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err_console.print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True
+    )
     raise typer.Exit(2)
 
 
@@ -302,6 +307,137 @@ def train(
             )  # fmt: skip
     console.print(table)
     console.print(f"run record: {out / 'run.json'}")
+
+
+def render_annotations(frame: Any, labels: Sequence[str], top: int = 5) -> None:
+    """A readable terminal view: each text with its top emotions as bars."""
+    for _, row in frame.iterrows():
+        if row.get("eqn_flag") == "empty":
+            console.print("[yellow](empty text: all energies 0)[/]\n")
+            continue
+        table = Table(title=str(row["text"])[:100], title_justify="left", show_edge=False)
+        table.add_column("emotion")
+        table.add_column("energy", justify="right")
+        table.add_column("0 ........ 10", no_wrap=True)
+        energies = sorted(((label, float(row[label])) for label in labels), key=lambda p: -p[1])
+        for rank, (label, value) in enumerate(energies[:top]):
+            if value <= 0 and rank > 0:
+                break
+            style = "bold magenta" if label == row["macro_emotion"] else "cyan"
+            bar = "█" * int(round(value * 2)) + ("▌" if (value * 2) % 1 >= 0.5 else "")
+            table.add_row(f"[{style}]{label}[/]", f"{value:.2f}", f"[{style}]{bar}[/]")
+        console.print(table)
+        micro = row["micro_emotions"] or "none above the threshold"
+        flag = f"  [yellow]({row['eqn_flag']})[/]" if row.get("eqn_flag") else ""
+        console.print(f"macro-emotion: [bold magenta]{row['macro_emotion'] or '-'}[/]  "
+                      f"micro-emotions: {micro}{flag}\n")  # fmt: skip
+
+
+@app.command()
+def annotate(
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="CSV/TSV/JSONL/Parquet files or folders; '-' reads one text per line from stdin."
+        ),
+    ] = None,
+    text: Annotated[
+        list[str] | None, typer.Option("--text", "-t", help="A text to annotate (repeatable).")
+    ] = None,
+    model_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", "-m", help="Model folder (default: the shipped GoEmotions EQN model)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file, or folder for several inputs (default: NAME.eqn.FORMAT).",
+        ),
+    ] = None,
+    text_col: TextColOpt = "text",
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Threshold h for micro-emotions (default: the model's tuned value)."),
+    ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Keep unthresholded energies in the columns.")
+    ] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="Output format: csv, tsv, jsonl or parquet (default: the input's)."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run without redoing rows.")
+    ] = False,
+    in_place: Annotated[
+        bool, typer.Option("--in-place", help="Replace the input file with its annotation.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    chunk_rows: Annotated[int, typer.Option(help="Rows per streamed chunk.")] = 4096,
+    top: Annotated[int, typer.Option(help="Emotions shown per text in the terminal view.")] = 5,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Annotate texts with an energy per emotion, the macro-emotion and micro-emotions."""
+    from eqn.annotate import annotate_paths, annotate_texts, load
+
+    if not inputs and not text:
+        fail("give files, folders, '-' for stdin, or --text \"...\"")
+    try:
+        model = load(model_path)
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    texts = list(text or [])
+    files = [i for i in inputs or [] if i != "-"]
+    if inputs and "-" in inputs:
+        texts += [line.rstrip("\n") for line in sys.stdin]
+    if texts:
+        frame, summary = annotate_texts(model, texts, threshold, raw)
+        if output is None or files:
+            # The terminal shows every energy as a bar; micro-emotions stay thresholded.
+            frame, _ = annotate_texts(model, texts, threshold, raw=True)
+        if output is not None and not files:
+            from eqn.annotate import detect_format
+
+            try:
+                out_fmt = detect_format(output, fmt)
+            except DataError as error:
+                fail(str(error))
+            if output.exists() and not force:
+                fail(f"{output} already exists; pass --force to replace it")
+            _write_frame(frame, output, out_fmt)
+            err_console.print(f"wrote {output}: {summary.line()}")
+        else:
+            render_annotations(frame, model.labels, top)
+    if files:
+        try:
+            summary = annotate_paths(
+                model, files, output, text_col=text_col, threshold=threshold, raw=raw, fmt=fmt,
+                chunk_rows=chunk_rows, resume=resume, in_place=in_place, force=force,
+                progress=progress,
+            )  # fmt: skip
+        except (DataError, FileExistsError) as error:
+            fail(str(error))
+        for path in summary.outputs:
+            err_console.print(f"wrote {path}")
+        err_console.print(summary.line())
+
+
+def _write_frame(frame: Any, path: Path, fmt: str) -> None:
+    from eqn.io import atomic_write
+
+    with atomic_write(path, "wb") as stream:
+        if fmt == "parquet":
+            frame.to_parquet(stream, index=False)
+        elif fmt == "jsonl":
+            stream.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode())
+        else:
+            stream.write(frame.to_csv(index=False, sep="\t" if fmt == "tsv" else ",").encode())
 
 
 if __name__ == "__main__":  # pragma: no cover

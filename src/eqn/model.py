@@ -316,13 +316,19 @@ def annotation_frame(
     raw: bool = False,
 ) -> pd.DataFrame:
     """The annotation table (eq. 8): energies (thresholded unless ``raw``), the
-    macro-emotion and the micro-emotions at or above the threshold."""
+    macro-emotion and the micro-emotions at or above the threshold.
+
+    The macro-emotion keeps its energy even below the threshold, so the table
+    never names a top label whose energy reads 0.
+    """
     values = np.asarray(energies, dtype=np.float64)
     kept = E.threshold_energies(values, threshold)
+    top = values.argmax(axis=1) if len(values) else np.zeros(0, dtype=int)
+    rows = np.arange(len(values))
+    kept[rows, top] = values[rows, top]
     shown = np.clip(values if raw else kept, 0.0, None)
     frame = pd.DataFrame(np.round(shown, 2), columns=list(labels))
     frame.insert(0, "text", list(texts))
-    top = values.argmax(axis=1) if len(values) else np.zeros(0, dtype=int)
     frame["macro_emotion"] = [labels[j] for j in top]
     micro = []
     for row, top_label in zip(kept, top, strict=True):
