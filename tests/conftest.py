@@ -68,9 +68,13 @@ def tiny_bert(tmp_path_factory) -> Path:
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
     config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
-    )  # fmt: skip
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     import torch
 
     torch.manual_seed(0)
@@ -83,9 +87,10 @@ def tiny_dataset():
     from eqn.data import Dataset
 
     return Dataset.from_lists(
-        [text for text, _ in SENTENCES], [labels.split(",") for _, labels in SENTENCES],
+        [text for text, _ in SENTENCES],
+        [labels.split(",") for _, labels in SENTENCES],
         name="sentences",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +103,10 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         [text for text, _ in SENTENCES], [labels.split(",") for _, labels in SENTENCES]
     )
     model = EQN(
-        backbone="lstm", epochs=3, batch_size=4, dense_dim=8,
+        backbone="lstm",
+        epochs=3,
+        batch_size=4,
+        dense_dim=8,
         backbone_options={"embedding_dim": 8, "hidden_size": 8, "max_length": 12},
-    ).fit(dataset, dataset, progress=False)  # fmt: skip
+    ).fit(dataset, dataset, progress=False)
     return model.save(tmp_path_factory.mktemp("models") / "tiny")

@@ -58,8 +58,14 @@ def test_csv_file_gets_an_eqn_output_beside_it(model, reviews):
     output = reviews.with_name("reviews.eqn.csv")
     assert summary.outputs == [str(output)]
     frame = pd.read_csv(output, keep_default_na=False)
-    assert list(frame.columns) == ["id", "text", *model.labels, "macro_emotion",
-                                   "micro_emotions", "eqn_flag"]  # fmt: skip
+    assert list(frame.columns) == [
+        "id",
+        "text",
+        *model.labels,
+        "macro_emotion",
+        "micro_emotions",
+        "eqn_flag",
+    ]
     assert len(frame) == 36 and frame["id"].tolist() == list(range(36))
     assert frame.loc[4, "eqn_flag"] == "empty" and frame.loc[7, "eqn_flag"] == "truncated"
     values = frame[list(model.labels)].to_numpy()
@@ -79,8 +85,13 @@ def test_other_formats_in_and_out(model, reviews, tmp_path, fmt):
         frame.to_parquet(source)
     A.annotate_file(model, source, chunk_rows=7, progress=False)
     output = tmp_path / f"in.eqn.{fmt}"
-    result = (pd.read_csv(output, sep="\t") if fmt == "tsv" else pd.read_json(output, lines=True)
-              if fmt == "jsonl" else pd.read_parquet(output))  # fmt: skip
+    result = (
+        pd.read_csv(output, sep="\t")
+        if fmt == "tsv"
+        else pd.read_json(output, lines=True)
+        if fmt == "jsonl"
+        else pd.read_parquet(output)
+    )
     assert len(result) == 36 and "macro_emotion" in result.columns
     converted = A.annotate_file(model, source, tmp_path / "out.csv", fmt="csv", progress=False)
     assert len(pd.read_csv(converted.outputs[0])) == 36
@@ -90,8 +101,9 @@ def test_a_folder_of_files_with_an_output_folder(model, reviews, tmp_path):
     pd.read_csv(reviews).to_json(tmp_path / "more.jsonl", orient="records", lines=True)
     summary = A.annotate_paths(model, [tmp_path], tmp_path / "out", progress=False)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "more.eqn.jsonl", "reviews.eqn.csv",
-    ]  # fmt: skip
+        "more.eqn.jsonl",
+        "reviews.eqn.csv",
+    ]
     assert summary.rows == 72
 
 
@@ -116,8 +128,9 @@ def test_never_overwrites_without_being_asked(model, reviews):
 def test_interrupted_run_leaves_no_output_and_resumes_without_redoing_rows(
     model, reviews, monkeypatch
 ):
-    straight = A.annotate_file(model, reviews, reviews.with_name("straight.csv"), chunk_rows=10,
-                               progress=False)  # fmt: skip
+    straight = A.annotate_file(
+        model, reviews, reviews.with_name("straight.csv"), chunk_rows=10, progress=False
+    )
     real = A.annotate_texts
     calls = []
 
@@ -177,29 +190,35 @@ def test_cli_text_and_stdin(tiny_model_dir):
     result = runner.invoke(app, ["annotate", "--model", str(tiny_model_dir), "--text", "I love it"])
     assert result.exit_code == 0, result.output
     assert "macro-emotion" in result.output
-    result = runner.invoke(app, ["annotate", "-", "--model", str(tiny_model_dir)],
-                           input="so scared\n\n")  # fmt: skip
+    result = runner.invoke(
+        app, ["annotate", "-", "--model", str(tiny_model_dir)], input="so scared\n\n"
+    )
     assert result.exit_code == 0 and "empty text" in result.output
 
 
 def test_cli_stdin_to_a_file(tiny_model_dir, tmp_path):
     out = tmp_path / "out.jsonl"
-    result = runner.invoke(app, ["annotate", "-", "-m", str(tiny_model_dir), "-o", str(out)],
-                           input="so scared\nthanks a lot\n")  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["annotate", "-", "-m", str(tiny_model_dir), "-o", str(out)],
+        input="so scared\nthanks a lot\n",
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["text"] for r in rows] == ["so scared", "thanks a lot"]
 
 
 def test_cli_file_and_errors(tiny_model_dir, reviews):
-    result = runner.invoke(app, ["annotate", str(reviews), "-m", str(tiny_model_dir),
-                                 "--no-progress"])  # fmt: skip
+    result = runner.invoke(
+        app, ["annotate", str(reviews), "-m", str(tiny_model_dir), "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     assert "36 rows" in result.output and "1 empty" in result.output
     again = runner.invoke(app, ["annotate", str(reviews), "-m", str(tiny_model_dir)])
     assert again.exit_code == 2 and "--force" in again.output
     nothing = runner.invoke(app, ["annotate", "-m", str(tiny_model_dir)])
     assert nothing.exit_code == 2 and "give files" in nothing.output
-    bad_col = runner.invoke(app, ["annotate", str(reviews), "-m", str(tiny_model_dir), "--force",
-                                  "--text-col", "body"])  # fmt: skip
+    bad_col = runner.invoke(
+        app, ["annotate", str(reviews), "-m", str(tiny_model_dir), "--force", "--text-col", "body"]
+    )
     assert bad_col.exit_code == 2 and "found columns" in bad_col.output

@@ -35,14 +35,30 @@ def test_info_on_goemotions(needs_goemotions):
     )
     assert result.exit_code == 0
     assert json.loads(result.output)["test"]["labels_per_sample"] == {
-        "1": 4590, "2": 774, "3": 61, "4": 2,
-    }  # fmt: skip
+        "1": 4590,
+        "2": 774,
+        "3": 61,
+        "4": 2,
+    }
 
 
 def test_train_runs_the_pipeline_on_a_csv(sentences_csv, tmp_path):
     out = tmp_path / "run"
-    args = ["train", str(sentences_csv), "-o", str(out), "--backbone", "cnn", "--epochs", "1",
-            "--batch-size", "4", "--option", "channels=4", "--no-progress"]  # fmt: skip
+    args = [
+        "train",
+        str(sentences_csv),
+        "-o",
+        str(out),
+        "--backbone",
+        "cnn",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--option",
+        "channels=4",
+        "--no-progress",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (out / "eqn" / "model.safetensors").is_file()

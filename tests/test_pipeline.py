@@ -8,8 +8,9 @@ from eqn.config import ModelConfig
 from eqn.data import DatasetSplits
 from eqn.pipeline import StageError, read_relabelled, run_pipeline
 
-CONFIG = ModelConfig(backbone="lstm", epochs=1, batch_size=4,
-                     backbone_options={"embedding_dim": 8, "hidden_size": 8})  # fmt: skip
+CONFIG = ModelConfig(
+    backbone="lstm", epochs=1, batch_size=4, backbone_options={"embedding_dim": 8, "hidden_size": 8}
+)
 
 
 @pytest.fixture
@@ -38,8 +39,14 @@ def test_full_pipeline_writes_models_relabelled_set_and_run_record(splits, tmp_p
 
 
 def test_baselines_and_warm_start(splits, tmp_path):
-    record = run_pipeline(splits, CONFIG, tmp_path, stages=["M", "S", "coeqn", "relabel", "eqn"],
-                          warm_start=True, progress=False)  # fmt: skip
+    record = run_pipeline(
+        splits,
+        CONFIG,
+        tmp_path,
+        stages=["M", "S", "coeqn", "relabel", "eqn"],
+        warm_start=True,
+        progress=False,
+    )
     assert json.loads((tmp_path / "M" / "config.json").read_text())["config"]["objective"] == "M"
     assert record["stages"]["eqn"]["warm_start"] is True
 
@@ -63,11 +70,18 @@ def test_stages_say_what_they_need(splits, tmp_path):
 
 def test_max_steps_stops_with_a_checkpoint_and_resume_finishes(splits, tmp_path):
     with pytest.raises(StageError, match="continue it with --resume"):
-        run_pipeline(splits, CONFIG.replace(epochs=2), tmp_path, stages=["coeqn"], max_steps=2,
-                     progress=False)  # fmt: skip
+        run_pipeline(
+            splits,
+            CONFIG.replace(epochs=2),
+            tmp_path,
+            stages=["coeqn"],
+            max_steps=2,
+            progress=False,
+        )
     assert (tmp_path / "checkpoints" / "coeqn" / "checkpoint.pt").is_file()
-    run_pipeline(splits, CONFIG.replace(epochs=2), tmp_path, stages=["coeqn"], resume=True,
-                 progress=False)  # fmt: skip
+    run_pipeline(
+        splits, CONFIG.replace(epochs=2), tmp_path, stages=["coeqn"], resume=True, progress=False
+    )
     assert (tmp_path / "coeqn" / "model.safetensors").is_file()
 
 

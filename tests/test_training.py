@@ -112,10 +112,12 @@ def test_unfitted_model_says_so():
 def test_warm_start_starts_from_model_1(tiny_dataset):
     config = ModelConfig(backbone="lstm", epochs=1, batch_size=4)
     model_1 = EQN(config).fit(tiny_dataset, progress=False)
-    warm = EQN(config).fit(tiny_dataset, tiny_dataset, max_steps=0, progress=False,
-                           warm_start_from=model_1)  # fmt: skip
-    np.testing.assert_array_equal(warm.energies(tiny_dataset.texts),
-                                  model_1.energies(tiny_dataset.texts))  # fmt: skip
+    warm = EQN(config).fit(
+        tiny_dataset, tiny_dataset, max_steps=0, progress=False, warm_start_from=model_1
+    )
+    np.testing.assert_array_equal(
+        warm.energies(tiny_dataset.texts), model_1.energies(tiny_dataset.texts)
+    )
     assert warm.warm_start_
 
 
@@ -125,8 +127,9 @@ def test_targets_must_match_the_training_set(tiny_dataset):
 
 
 def test_predict_and_annotate_accept_one_string_or_many(tiny_dataset):
-    model = EQN(backbone="cnn", epochs=2, batch_size=4).fit(tiny_dataset, tiny_dataset,
-                                                            progress=False)  # fmt: skip
+    model = EQN(backbone="cnn", epochs=2, batch_size=4).fit(
+        tiny_dataset, tiny_dataset, progress=False
+    )
     assert len(model.predict("I love it")) == 1
     assert len(model.predict(["I love it", "so scared"], k=2)[1]) == 2
     frame = model.annotate(["I love it", "so scared"], threshold=0.0)

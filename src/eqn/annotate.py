@@ -31,8 +31,15 @@ logger = logging.getLogger(__name__)
 
 Format = Literal["csv", "tsv", "jsonl", "parquet"]
 FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "parquet")
-_SUFFIX_FORMAT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
-                  ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}  # fmt: skip
+_SUFFIX_FORMAT = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 OUTPUT_TAG = ".eqn"
 FLAG_COLUMN = "eqn_flag"
 DEFAULT_CHUNK_ROWS = 4096
@@ -161,10 +168,12 @@ def expand_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p for p in path.iterdir()
-                if p.is_file() and p.suffix.lower() in _SUFFIX_FORMAT
+                p
+                for p in path.iterdir()
+                if p.is_file()
+                and p.suffix.lower() in _SUFFIX_FORMAT
                 and not p.stem.endswith(OUTPUT_TAG)
-            )  # fmt: skip
+            )
             if not found:
                 raise DataError(f"{path} holds no .csv, .tsv, .jsonl or .parquet file to annotate")
             files += found
@@ -197,9 +206,14 @@ def iter_chunks(
         reader = pd.read_json(path, lines=True, chunksize=chunk_rows, dtype=False)
     else:
         reader = pd.read_csv(
-            path, sep="\t" if fmt == "tsv" else ",", chunksize=chunk_rows, dtype=str,
-            keep_default_na=False, na_values=[], encoding_errors="replace",
-        )  # fmt: skip
+            path,
+            sep="\t" if fmt == "tsv" else ",",
+            chunksize=chunk_rows,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[],
+            encoding_errors="replace",
+        )
     # Rows are skipped after parsing: a quoted field may span lines, so line
     # offsets would be wrong. Parsing is cheap next to the model.
     seen = 0
@@ -303,12 +317,22 @@ def annotate_file(
         if target.exists() and not force:
             raise FileExistsError(f"{target} already exists; pass --force to replace it")
     staging = target.with_name(f".{target.name}.parts")
-    options = {"text_col": text_col, "threshold": threshold, "raw": raw, "format": out_fmt,
-               "chunk_rows": chunk_rows, "labels": list(model.labels)}  # fmt: skip
+    options = {
+        "text_col": text_col,
+        "threshold": threshold,
+        "raw": raw,
+        "format": out_fmt,
+        "chunk_rows": chunk_rows,
+        "labels": list(model.labels),
+    }
     signature = _signature(source, options)
     manifest_path = staging / MANIFEST
-    manifest: dict[str, Any] = {"signature": signature, "parts": [], "rows": 0,
-                                "summary": asdict(AnnotationSummary())}  # fmt: skip
+    manifest: dict[str, Any] = {
+        "signature": signature,
+        "parts": [],
+        "rows": 0,
+        "summary": asdict(AnnotationSummary()),
+    }
     if resume and manifest_path.is_file():
         saved = json.loads(manifest_path.read_text(encoding="utf-8"))
         if saved["signature"] != signature:

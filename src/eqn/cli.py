@@ -267,26 +267,43 @@ def train(
         fields = backbone_class(backbone).Options.__dataclass_fields__
     except ConfigError as error:
         fail(str(error))
-    for key, value in (("model_name_or_path", model_name), ("finetune", finetune),
-                       ("pooling", pooling), ("max_length", max_length)):  # fmt: skip
+    for key, value in (
+        ("model_name_or_path", model_name),
+        ("finetune", finetune),
+        ("pooling", pooling),
+        ("max_length", max_length),
+    ):
         if value is not None:
             if key not in fields:
                 fail(f"backbone {backbone!r} has no option {key!r}")
             options[key] = value
     try:
         config = ModelConfig(
-            backbone=backbone, backbone_options=options, loss=loss, imbalance=imbalance,
-            epochs=epochs, batch_size=batch_size, learning_rate=lr, head_learning_rate=head_lr,
+            backbone=backbone,
+            backbone_options=options,
+            loss=loss,
+            imbalance=imbalance,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=lr,
+            head_learning_rate=head_lr,
             seed=seed,
-        )  # fmt: skip
+        )
     except (ConfigError, TypeError) as error:
         fail(str(error))
     stages = _stages(stage, splits.train.is_multilabel)
     try:
         record = run_pipeline(
-            splits, config, out, stages, warm_start=warm_start, force=force, resume=resume,
-            max_steps=max_steps, progress=progress,
-        )  # fmt: skip
+            splits,
+            config,
+            out,
+            stages,
+            warm_start=warm_start,
+            force=force,
+            resume=resume,
+            max_steps=max_steps,
+            progress=progress,
+        )
     except (StageError, FileExistsError, FileNotFoundError, DataError) as error:
         fail(str(error))
     from eqn.metrics import headline
@@ -302,11 +319,76 @@ def train(
         if "metrics" in result:
             row = headline(result["metrics"]["test"])
             table.add_row(
-                name, *(f"{row.get(c, float('nan')):.4f}" for c in columns),
+                name,
+                *(f"{row.get(c, float('nan')):.4f}" for c in columns),
                 f"{result['train_seconds']:.0f}",
-            )  # fmt: skip
+            )
     console.print(table)
     console.print(f"run record: {out / 'run.json'}")
+
+
+@app.command()
+def evaluate(
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="A named dataset, a file, or a folder of splits.")
+    ],
+    model_path: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", help="Model folder (default: the shipped model)."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split to score: test, dev or train.")] = "test",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = Path("eqn-report"),
+    against: Annotated[
+        Path | None, typer.Option(help="Another model: report the stability of energies.")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="A baseline model: per-label F1 beside the model's.")
+    ] = None,
+    max_eval: Annotated[int | None, typer.Option(help="Quick mode: dev/test subsets.")] = None,
+    data_dir: DataDirOpt = None,
+    text_col: TextColOpt = "text",
+    label_col: LabelColOpt = "labels",
+    label_sep: LabelSepOpt = ",",
+    labels: LabelsOpt = None,
+    sep: SepOpt = None,
+    no_header: NoHeaderOpt = False,
+    drop_empty: DropEmptyOpt = False,
+    seed: SeedOpt = 0,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Write a report folder: metrics.json, report.md, figures and index.html."""
+    from eqn.annotate import load
+    from eqn.evaluate import evaluate_model
+
+    splits = read_dataset(
+        dataset, data_dir, text_col, label_col, label_sep, labels, sep, no_header, drop_empty, seed
+    )
+    if split not in ("train", "dev", "test"):
+        fail(f"unknown split {split!r}; choose train, dev or test")
+    try:
+        splits = splits.limit(None, max_eval, seed)
+        model = load(model_path)
+        other = load(against) if against else None
+        base = load(baseline) if baseline else None
+        result = evaluate_model(
+            model,
+            splits,
+            split,
+            out,
+            against=other,
+            baseline=base,
+            model_name=str(model_path or "default model"),
+            progress=progress,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    table = Table(title=f"{result['model']} on {result['dataset']} {split}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result["headline"].items():
+        table.add_row(key, f"{value:.4f}")
+    console.print(table)
+    console.print(f"report: {out / 'index.html'}")
 
 
 def render_annotations(frame: Any, labels: Sequence[str], top: int = 5) -> None:
@@ -329,8 +411,10 @@ def render_annotations(frame: Any, labels: Sequence[str], top: int = 5) -> None:
         console.print(table)
         micro = row["micro_emotions"] or "none above the threshold"
         flag = f"  [yellow]({row['eqn_flag']})[/]" if row.get("eqn_flag") else ""
-        console.print(f"macro-emotion: [bold magenta]{row['macro_emotion'] or '-'}[/]  "
-                      f"micro-emotions: {micro}{flag}\n")  # fmt: skip
+        console.print(
+            f"macro-emotion: [bold magenta]{row['macro_emotion'] or '-'}[/]  "
+            f"micro-emotions: {micro}{flag}\n"
+        )
 
 
 @app.command()
@@ -417,10 +501,19 @@ def annotate(
     if files:
         try:
             summary = annotate_paths(
-                model, files, output, text_col=text_col, threshold=threshold, raw=raw, fmt=fmt,
-                chunk_rows=chunk_rows, resume=resume, in_place=in_place, force=force,
+                model,
+                files,
+                output,
+                text_col=text_col,
+                threshold=threshold,
+                raw=raw,
+                fmt=fmt,
+                chunk_rows=chunk_rows,
+                resume=resume,
+                in_place=in_place,
+                force=force,
                 progress=progress,
-            )  # fmt: skip
+            )
         except (DataError, FileExistsError) as error:
             fail(str(error))
         for path in summary.outputs:

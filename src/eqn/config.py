@@ -64,10 +64,14 @@ class ModelConfig:
                     f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
         positives = {
-            "max_energy": self.max_energy, "dense_dim": self.dense_dim, "epochs": self.epochs,
-            "batch_size": self.batch_size, "eval_batch_size": self.eval_batch_size,
-            "pos_weight_mean": self.pos_weight_mean, "checkpoint_every": self.checkpoint_every,
-        }  # fmt: skip
+            "max_energy": self.max_energy,
+            "dense_dim": self.dense_dim,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "eval_batch_size": self.eval_batch_size,
+            "pos_weight_mean": self.pos_weight_mean,
+            "checkpoint_every": self.checkpoint_every,
+        }
         for name, value in positives.items():
             if not value > 0:
                 raise ConfigError(f"{name} must be positive, got {value!r}")

@@ -182,8 +182,10 @@ class DatasetSplits:
 
         if max_train is None and max_eval is None:
             return self
-        info = {**self.split_info, "limited": {"max_train": max_train, "max_eval": max_eval,
-                                               "seed": seed}}  # fmt: skip
+        info = {
+            **self.split_info,
+            "limited": {"max_train": max_train, "max_eval": max_eval, "seed": seed},
+        }
         return DatasetSplits(
             cut(self.train, max_train), cut(self.dev, max_eval), cut(self.test, max_eval), info
         )
@@ -607,11 +609,35 @@ def stratified_split(
 # Named datasets
 
 GOEMOTIONS_LABELS = (
-    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
-    "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
-    "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
-    "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral",
-)  # fmt: skip
+    "admiration",
+    "amusement",
+    "anger",
+    "annoyance",
+    "approval",
+    "caring",
+    "confusion",
+    "curiosity",
+    "desire",
+    "disappointment",
+    "disapproval",
+    "disgust",
+    "embarrassment",
+    "excitement",
+    "fear",
+    "gratitude",
+    "grief",
+    "joy",
+    "love",
+    "nervousness",
+    "optimism",
+    "pride",
+    "realization",
+    "relief",
+    "remorse",
+    "sadness",
+    "surprise",
+    "neutral",
+)
 
 
 @dataclass(frozen=True)
@@ -653,7 +679,7 @@ DATASETS: dict[str, DatasetSpec] = {
         url_base="https://raw.githubusercontent.com/google-research/google-research/master/goemotions/data/",
         url_env="EQN_GOEMOTIONS_URL",
         credit="GoEmotions (Demszky et al., ACL 2020), CC BY 4.0, Google",
-    ),  # fmt: skip
+    ),
     "6emotions": DatasetSpec(
         name="6emotions",
         files={"train": "train.txt", "dev": "val.txt", "test": "test.txt"},
@@ -670,7 +696,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         labels=("sadness", "joy", "love", "anger", "fear", "surprise"),
         credit="CARER 'emotion' dataset (Saravia et al., EMNLP 2018)",
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -807,9 +833,14 @@ def load_dataset(
         labels = directory / spec.labels_file
     files = {split: directory / filename for split, filename in spec.files.items()}
     splits = load_files(
-        files["train"], files["dev"], files["test"],
-        options=spec.options, labels=labels, on_empty=on_empty, name=spec.name,
-    )  # fmt: skip
+        files["train"],
+        files["dev"],
+        files["test"],
+        options=spec.options,
+        labels=labels,
+        on_empty=on_empty,
+        name=spec.name,
+    )
     info = {**splits.split_info, "dataset": spec.name, "directory": str(directory)}
     return replace(splits, split_info=info)
 
@@ -834,9 +865,15 @@ def load(
                 "(and optionally dev and test files beside it)"
             )
         return load_files(
-            found["train"], found["dev"], found["test"],
-            options=options, labels=labels, on_empty=on_empty, seed=seed, name=path.name,
-        )  # fmt: skip
+            found["train"],
+            found["dev"],
+            found["test"],
+            options=options,
+            labels=labels,
+            on_empty=on_empty,
+            seed=seed,
+            name=path.name,
+        )
     if path.is_file():
         return load_files(path, options=options, labels=labels, on_empty=on_empty, seed=seed)
     raise DataError(
@@ -845,8 +882,11 @@ def load(
     )
 
 
-_SPLIT_ALIASES = {"train": ("train",), "dev": ("dev", "val", "valid", "validation"),
-                  "test": ("test",)}  # fmt: skip
+_SPLIT_ALIASES = {
+    "train": ("train",),
+    "dev": ("dev", "val", "valid", "validation"),
+    "test": ("test",),
+}
 
 
 def _find_split_file(directory: Path, split: str) -> Path | None:

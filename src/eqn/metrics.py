@@ -71,21 +71,35 @@ def per_label_prf(
     if len(labels) != pred.shape[1]:
         raise ValueError(f"got {len(labels)} label names for {pred.shape[1]} columns")
     precision, recall, f1, support = precision_recall_fscore_support(
-        true.astype(int), pred.astype(int), average=None, zero_division=0,
+        true.astype(int),
+        pred.astype(int),
+        average=None,
+        zero_division=0,
         labels=list(range(len(labels))),
-    )  # fmt: skip
+    )
     rows = [
-        {"label": label, "precision": float(p), "recall": float(r), "f1": float(f),
-         "support": int(s)}
+        {
+            "label": label,
+            "precision": float(p),
+            "recall": float(r),
+            "f1": float(f),
+            "support": int(s),
+        }
         for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
-    ]  # fmt: skip
+    ]
     return {
         "labels": rows,
-        "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()),
-                  "f1": float(f1.mean())},
-        "std": {"precision": float(precision.std()), "recall": float(recall.std()),
-                "f1": float(f1.std())},
-    }  # fmt: skip
+        "macro": {
+            "precision": float(precision.mean()),
+            "recall": float(recall.mean()),
+            "f1": float(f1.mean()),
+        },
+        "std": {
+            "precision": float(precision.std()),
+            "recall": float(recall.std()),
+            "f1": float(f1.std()),
+        },
+    }
 
 
 def hits_by_label_count(energies: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
@@ -102,18 +116,26 @@ def hits_by_label_count(energies: np.ndarray, gold: np.ndarray) -> dict[str, Any
         members = counts == k
         gold_labels = int(counts[members].sum())
         group_hits = int(hits[members].sum())
-        groups.append({
-            "gold_labels_per_sample": int(k), "samples": int(members.sum()),
-            "gold_labels": gold_labels, "hits": group_hits,
-            "hit_rate": group_hits / gold_labels if gold_labels else 0.0,
-        })  # fmt: skip
+        groups.append(
+            {
+                "gold_labels_per_sample": int(k),
+                "samples": int(members.sum()),
+                "gold_labels": gold_labels,
+                "hits": group_hits,
+                "hit_rate": group_hits / gold_labels if gold_labels else 0.0,
+            }
+        )
     total_gold = int(counts.sum())
     total_hits = int(hits.sum())
     return {
         "groups": groups,
-        "total": {"samples": int((counts > 0).sum()), "gold_labels": total_gold,
-                  "hits": total_hits, "hit_rate": total_hits / total_gold if total_gold else 0.0},
-    }  # fmt: skip
+        "total": {
+            "samples": int((counts > 0).sum()),
+            "gold_labels": total_gold,
+            "hits": total_hits,
+            "hit_rate": total_hits / total_gold if total_gold else 0.0,
+        },
+    }
 
 
 def top_n_hit_rates(
@@ -265,3 +287,106 @@ def headline(metrics: dict[str, Any]) -> dict[str, float]:
         row["dev_tuned_micro_f1"] = metrics["thresholded"]["global"]["micro"]["f1"]
         row["dev_tuned_per_label_macro_f1"] = metrics["thresholded"]["per_label"]["macro"]["f1"]
     return row
+
+
+def calibration(
+    energies: np.ndarray, gold: np.ndarray, max_energy: float = E.DEFAULT_MAX_ENERGY, bins: int = 10
+) -> dict[str, Any]:
+    """Reliability of energies read as confidence: per energy bin, the share of gold labels.
+
+    The expected calibration error (ECE) weighs each bin's gap between mean
+    energy / max_energy and its gold share by the bin's size.
+    """
+    values, true = _check(energies, gold)
+    flat = np.clip(values.ravel(), 0.0, max_energy)
+    hits = true.ravel()
+    edges = np.linspace(0.0, max_energy, bins + 1)
+    index = np.clip(np.digitize(flat, edges[1:-1]), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        members = index == b
+        count = int(members.sum())
+        mean_energy = float(flat[members].mean()) if count else 0.0
+        gold_share = float(hits[members].mean()) if count else 0.0
+        if count:
+            ece += count / flat.size * abs(gold_share - mean_energy / max_energy)
+        rows.append(
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "count": count,
+                "mean_energy": mean_energy,
+                "gold_share": gold_share,
+            }
+        )
+    return {"bins": rows, "ece": float(ece)}
+
+
+def energy_agreement(
+    first: np.ndarray, second: np.ndarray, labels: Sequence[str]
+) -> dict[str, Any]:
+    """Spearman correlation of two models' energies, overall and per label (stability)."""
+    from scipy.stats import spearmanr
+
+    a = np.asarray(first, dtype=np.float64)
+    b = np.asarray(second, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"the two models' energies differ in shape: {a.shape} and {b.shape}")
+    per_label = {}
+    for j, label in enumerate(labels):
+        rho = spearmanr(a[:, j], b[:, j]).statistic
+        per_label[label] = float(np.nan_to_num(rho))
+    overall = float(np.nan_to_num(spearmanr(a.ravel(), b.ravel()).statistic))
+    top_agree = float((a.argmax(axis=1) == b.argmax(axis=1)).mean()) if len(a) else 0.0
+    return {
+        "spearman_overall": overall,
+        "spearman_per_label": per_label,
+        "spearman_per_label_mean": float(np.mean(list(per_label.values()))),
+        "macro_emotion_agreement": top_agree,
+    }
+
+
+def micro_emotion_report(
+    energies: np.ndarray,
+    gold: np.ndarray,
+    labels: Sequence[str],
+    threshold: float | np.ndarray,
+    top_pairs: int = 15,
+) -> dict[str, Any]:
+    """How non-gold energies are distributed, and which labels co-occur as kept emotions.
+
+    A pair counts when both labels are kept (at or above ``threshold``) for one
+    text; each pair is shown with the Pearson correlation of its energies.
+    """
+    values, true = _check(energies, gold)
+    non_gold = values[~true]
+    kept = E.classify_threshold(values, threshold, keep_top=True)
+    counts = kept.T.astype(np.int64) @ kept.astype(np.int64)
+    pearson = pearson_matrix(values)
+    pairs = [
+        (int(counts[i, j]), i, j)
+        for i in range(len(labels))
+        for j in range(i + 1, len(labels))
+        if counts[i, j] > 0
+    ]
+    pairs.sort(reverse=True)
+    quantiles = [0.5, 0.9, 0.99]
+    return {
+        "non_gold_energy": {
+            "mean": float(non_gold.mean()) if non_gold.size else 0.0,
+            **{
+                f"q{int(q * 100)}": float(np.quantile(non_gold, q)) if non_gold.size else 0.0
+                for q in quantiles
+            },
+            "share_at_or_above_threshold": float(
+                (values >= np.broadcast_to(threshold, values.shape[1:]))[~true].mean()
+            )
+            if non_gold.size
+            else 0.0,
+        },
+        "texts_with_micro_emotions": float((kept.sum(axis=1) > 1).mean()) if len(kept) else 0.0,
+        "top_pairs": [
+            {"labels": [labels[i], labels[j]], "texts": count, "pearson": float(pearson[i, j])}
+            for count, i, j in pairs[:top_pairs]
+        ],
+    }

@@ -101,10 +101,18 @@ class EQN:
             dev_items = backbone.encode(dev.texts)
             dev_bundle = (dev_items, [backbone.item_length(i) for i in dev_items], dev.gold)
         result: FitResult = fit_model(
-            model, items, lengths, targets, train.gold, config, dev=dev_bundle,
+            model,
+            items,
+            lengths,
+            targets,
+            train.gold,
+            config,
+            dev=dev_bundle,
             checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
-            resume=resume, max_steps=max_steps, progress=progress,
-        )  # fmt: skip
+            resume=resume,
+            max_steps=max_steps,
+            progress=progress,
+        )
         self.history_ = result.state.history
         self.best_epoch_ = result.state.best_epoch
         self.interrupted_ = result.interrupted
@@ -190,16 +198,20 @@ class EQN:
         text_list = _as_texts(texts)
         values = self.energies(text_list) if energies is None else energies
         return annotation_frame(
-            text_list, values, self.labels, self.threshold_ if threshold is None else threshold,
+            text_list,
+            values,
+            self.labels,
+            self.threshold_ if threshold is None else threshold,
             raw=raw,
-        )  # fmt: skip
+        )
 
     def relabel(self, dataset: Dataset) -> np.ndarray:
         """Label regression (eq. 3) of ``dataset`` with this model's energies."""
         if dataset.labels != self.labels:
             raise ValueError("the dataset's labels differ from the model's")
-        return E.label_regression(dataset.gold, self.energies(dataset.texts, progress=True),
-                                  self.config.max_energy)  # fmt: skip
+        return E.label_regression(
+            dataset.gold, self.energies(dataset.texts, progress=True), self.config.max_energy
+        )
 
     # -- persistence -------------------------------------------------------------------
     def state_summary(self) -> dict[str, Any]:

@@ -168,11 +168,16 @@ def run_pipeline(
         import json
 
         record = json.loads(folder.run_json.read_text(encoding="utf-8"))
-    record.update({
-        "eqn_version": __version__, "environment": environment(),
-        "data": splits.split_info, "seed": config.seed, "config": config.to_dict(),
-        "sizes": {s: len(splits[s]) for s in ("train", "dev", "test")},
-    })  # fmt: skip
+    record.update(
+        {
+            "eqn_version": __version__,
+            "environment": environment(),
+            "data": splits.split_info,
+            "seed": config.seed,
+            "config": config.to_dict(),
+            "sizes": {s: len(splits[s]) for s in ("train", "dev", "test")},
+        }
+    )
     record.setdefault("stages", {})
     models: dict[str, EQN] = {}
 
@@ -209,15 +214,20 @@ def run_pipeline(
             targets = read_relabelled(folder.relabelled, splits.train)
             if warm_start:
                 warm_from = models.get("coeqn") or _load_stage_model(folder, "coeqn")
-        logger.info("stage %s: training %s on %d texts", stage, stage_config.backbone,
-                    len(splits.train))  # fmt: skip
+        logger.info(
+            "stage %s: training %s on %d texts", stage, stage_config.backbone, len(splits.train)
+        )
         checkpoints = folder.checkpoints(stage)
         model = EQN(stage_config).fit(
-            splits.train, splits.dev, targets,
-            warm_start_from=warm_from, checkpoint_dir=checkpoints,
+            splits.train,
+            splits.dev,
+            targets,
+            warm_start_from=warm_from,
+            checkpoint_dir=checkpoints,
             resume=resume and (checkpoints / "checkpoint.pt").is_file(),
-            max_steps=max_steps, progress=progress,
-        )  # fmt: skip
+            max_steps=max_steps,
+            progress=progress,
+        )
         if model.interrupted_:
             raise StageError(
                 f"stage {stage} stopped after --max-steps; continue it with --resume "

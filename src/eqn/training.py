@@ -163,9 +163,12 @@ def predict_energies(
     model.eval()
     with torch.inference_mode():
         for start in tqdm(
-            range(0, len(order), batch_size), desc=description, unit="batch",
-            disable=not progress, leave=False,
-        ):  # fmt: skip
+            range(0, len(order), batch_size),
+            desc=description,
+            unit="batch",
+            disable=not progress,
+            leave=False,
+        ):
             chunk = order[start : start + batch_size]
             batch = model.backbone.collate([items[i] for i in chunk])
             result[chunk] = model.to_energies(model(**batch)).float().numpy()
@@ -203,9 +206,14 @@ class FitResult:
 
 
 def _save_checkpoint(
-    path: Path, model: EnergyModel, optimizer: torch.optim.Optimizer, scheduler: Any,
-    state: TrainState, best_state: dict[str, torch.Tensor] | None, config: ModelConfig,
-) -> None:  # fmt: skip
+    path: Path,
+    model: EnergyModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: TrainState,
+    best_state: dict[str, torch.Tensor] | None,
+    config: ModelConfig,
+) -> None:
     payload = {
         "config": config.to_dict(),
         "model": model.state_dict(),
@@ -305,9 +313,12 @@ def fit_model(
                 sample_lengths, config.batch_size, config.seed, state.epoch, config.bucket_by_length
             )
             bar = tqdm(
-                total=len(batches), initial=state.step_in_epoch, unit="batch",
-                desc=f"epoch {state.epoch + 1}/{config.epochs}", disable=not progress,
-            )  # fmt: skip
+                total=len(batches),
+                initial=state.step_in_epoch,
+                unit="batch",
+                desc=f"epoch {state.epoch + 1}/{config.epochs}",
+                disable=not progress,
+            )
             started, texts_seen, running = time.perf_counter(), 0, None
             for batch_positions in batches[state.step_in_epoch :]:
                 if max_steps is not None and steps_this_call >= max_steps:

@@ -38,9 +38,10 @@ def configs(tiny_bert: Path) -> dict[str, ModelConfig]:
     }
     for finetune in ("full", "lora"):
         result[f"transformer-{finetune}"] = ModelConfig(
-            backbone="transformer", **common,
+            backbone="transformer",
+            **common,
             backbone_options={"model_name_or_path": str(tiny_bert), "finetune": finetune},
-        )  # fmt: skip
+        )
     return result
 
 

@@ -42,9 +42,12 @@ class ANNBackbone(Backbone):
 
     def _new_vectorizer(self, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
         return TfidfVectorizer(
-            token_pattern=TOKEN_PATTERN, ngram_range=(1, self.options.ngram_max),
-            max_features=self.options.max_features, sublinear_tf=True, vocabulary=vocabulary,
-        )  # fmt: skip
+            token_pattern=TOKEN_PATTERN,
+            ngram_range=(1, self.options.ngram_max),
+            max_features=self.options.max_features,
+            sublinear_tf=True,
+            vocabulary=vocabulary,
+        )
 
     def _build_layers(self, n_features: int) -> None:
         layers: list[nn.Module] = []

@@ -21,9 +21,12 @@ class CNNOptions:
 
     def __post_init__(self) -> None:
         check_positive(
-            max_features=self.max_features, embedding_dim=self.embedding_dim,
-            channels=self.channels, kernel_size=self.kernel_size, max_length=self.max_length,
-        )  # fmt: skip
+            max_features=self.max_features,
+            embedding_dim=self.embedding_dim,
+            channels=self.channels,
+            kernel_size=self.kernel_size,
+            max_length=self.max_length,
+        )
 
 
 @register

@@ -21,9 +21,11 @@ class LSTMOptions:
 
     def __post_init__(self) -> None:
         check_positive(
-            max_features=self.max_features, embedding_dim=self.embedding_dim,
-            hidden_size=self.hidden_size, max_length=self.max_length,
-        )  # fmt: skip
+            max_features=self.max_features,
+            embedding_dim=self.embedding_dim,
+            hidden_size=self.hidden_size,
+            max_length=self.max_length,
+        )
 
 
 @register

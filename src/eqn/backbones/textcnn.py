@@ -21,9 +21,11 @@ class TextCNNOptions:
 
     def __post_init__(self) -> None:
         check_positive(
-            max_features=self.max_features, embedding_dim=self.embedding_dim,
-            channels=self.channels, max_length=self.max_length,
-        )  # fmt: skip
+            max_features=self.max_features,
+            embedding_dim=self.embedding_dim,
+            channels=self.channels,
+            max_length=self.max_length,
+        )
         if not self.kernel_sizes or any(k <= 0 for k in self.kernel_sizes):
             raise ConfigError(f"kernel_sizes must be positive widths, got {self.kernel_sizes!r}")
 

@@ -1,0 +1,121 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from eqn import metrics as M
+from eqn.cli import app
+from eqn.data import DatasetSplits
+from eqn.evaluate import FIGURES, evaluate_model
+from eqn.model import EQN
+
+runner = CliRunner()
+TOP_KEYS = {
+    "samples",
+    "multilabel",
+    "paper",
+    "thresholded",
+    "model",
+    "dataset",
+    "split",
+    "labels",
+    "label_count_distribution",
+    "calibration",
+    "micro_emotions",
+    "pearson",
+    "headline",
+}
+
+
+@pytest.fixture
+def splits(tiny_dataset):
+    return DatasetSplits(tiny_dataset, tiny_dataset, tiny_dataset, {"dataset": "sentences"})
+
+
+def test_report_folder_has_every_file_with_a_stable_schema(tiny_model_dir, splits, tmp_path):
+    model = EQN.load(tiny_model_dir)
+    result = evaluate_model(
+        model, splits, "test", tmp_path, against=model, baseline=model, progress=False
+    )
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert TOP_KEYS | {"stability", "baseline"} <= set(saved)
+    assert set(saved["paper"]) == {
+        "assumes_gold_label_count",
+        "sample",
+        "per_label",
+        "hits_by_label_count",
+        "top_n_single_label",
+        "accuracy_by_max",
+    }
+    assert set(saved["thresholded"]) == {"tuned_on", "keep_top", "global", "per_label"}
+    assert saved["stability"]["spearman_overall"] == pytest.approx(1.0)
+    assert "ece" in saved["calibration"]
+    assert result["headline"] == saved["headline"]
+    for name in FIGURES:
+        with Image.open(tmp_path / name) as image:
+            assert image.format == "PNG" and image.size[0] > 300 and image.size[1] > 300
+            assert np.asarray(image.convert("L")).std() > 0  # not a blank canvas
+    page = (tmp_path / "index.html").read_text()
+    assert all(f'src="{name}"' in page for name in FIGURES)
+    report = (tmp_path / "report.md").read_text()
+    for heading in ("Table 4", "Table 5", "Table 6", "tuned on dev", "What top-k_i assumes"):
+        assert heading in report
+
+
+def test_mismatched_labels_are_refused(tiny_model_dir, tmp_path):
+    from eqn.data import Dataset
+
+    other = Dataset.from_lists(["a", "b"], [["x"], ["y"]])
+    with pytest.raises(ValueError, match="the model's labels .* differ from the dataset's"):
+        evaluate_model(EQN.load(tiny_model_dir), DatasetSplits(other, other, other), "test")
+
+
+def test_calibration_by_hand():
+    energies = np.array([[9.5, 0.5], [8.5, 1.5]])
+    gold = np.array([[1, 0], [0, 0]], dtype=bool)
+    result = M.calibration(energies, gold, bins=2)
+    low, high = result["bins"]
+    assert (low["count"], high["count"]) == (2, 2)
+    assert high["gold_share"] == 0.5 and high["mean_energy"] == pytest.approx(9.0)
+    # ECE = 0.5*|0.5-0.9| + 0.5*|0-0.1|
+    assert result["ece"] == pytest.approx(0.25)
+
+
+def test_energy_agreement_detects_reversal():
+    a = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 0.0]])
+    result = M.energy_agreement(a, -a, ["x", "y"])
+    assert result["spearman_per_label"]["x"] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        M.energy_agreement(a, a[:2], ["x", "y"])
+
+
+def test_micro_emotion_pairs():
+    energies = np.array([[9.0, 6.0, 0.5], [8.0, 7.0, 1.0], [1.0, 2.0, 9.0]])
+    gold = np.array([[1, 0, 0], [1, 0, 0], [0, 0, 1]], dtype=bool)
+    report = M.micro_emotion_report(energies, gold, ["a", "b", "c"], threshold=5.0)
+    assert report["top_pairs"][0]["labels"] == ["a", "b"] and report["top_pairs"][0]["texts"] == 2
+    assert report["texts_with_micro_emotions"] == pytest.approx(2 / 3)
+
+
+def test_cli_evaluate_on_a_csv(tiny_model_dir, sentences_csv, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "-d",
+            str(sentences_csv),
+            "-m",
+            str(tiny_model_dir),
+            "-o",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "index.html").is_file()
+    bad = runner.invoke(
+        app, ["evaluate", "-d", str(sentences_csv), "-m", str(tiny_model_dir), "--split", "valid"]
+    )
+    assert bad.exit_code == 2 and "unknown split 'valid'" in bad.output
