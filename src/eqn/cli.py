@@ -391,6 +391,42 @@ def evaluate(
     console.print(f"report: {out / 'index.html'}")
 
 
+@app.command()
+def serve(
+    model_path: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", help="Model folder (default: the shipped model)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    max_texts: Annotated[int, typer.Option(help="Most texts per request (413 above).")] = 64,
+    max_text_chars: Annotated[
+        int, typer.Option(help="Longest text in characters (422 above).")
+    ] = 5000,
+    max_batch: Annotated[int, typer.Option(help="Most texts scored together.")] = 64,
+    max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest CSV upload, in MiB.")] = 10.0,
+) -> None:
+    """Serve the HTTP API (/v1/annotate, /v1/labels, /v1/model, /healthz) and the web page."""
+    try:
+        import uvicorn
+
+        from eqn.service import ServiceLimits, create_app
+    except ImportError:
+        fail("eqn serve needs the serve extra: pip install 'eqn[serve]'")
+    try:
+        limits = ServiceLimits(
+            max_texts=max_texts,
+            max_text_chars=max_text_chars,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        )
+    except ValueError as error:
+        fail(str(error))
+    uvicorn.run(create_app(model_path=model_path, limits=limits), host=host, port=port)
+
+
 def render_annotations(frame: Any, labels: Sequence[str], top: int = 5) -> None:
     """A readable terminal view: each text with its top emotions as bars."""
     for _, row in frame.iterrows():
