@@ -119,3 +119,29 @@ def test_cli_evaluate_on_a_csv(tiny_model_dir, sentences_csv, tmp_path):
         app, ["evaluate", "-d", str(sentences_csv), "-m", str(tiny_model_dir), "--split", "valid"]
     )
     assert bad.exit_code == 2 and "unknown split 'valid'" in bad.output
+
+
+def test_compare_writes_table_3(sentences_csv, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "-d",
+            str(sentences_csv),
+            "--backbones",
+            "cnn,lstm",
+            "--epochs",
+            "1",
+            "-o",
+            str(tmp_path),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((tmp_path / "comparison.json").read_text())
+    models = {(r["backbone"], r["model"]) for r in comparison["rows"]}
+    assert models == {(b, m) for b in ("cnn", "lstm") for m in ("M", "CoEQN", "EQN")}
+    table = (tmp_path / "comparison.md").read_text()
+    assert "| backbone | M | CoEQN | EQN |" in table and "Training time" in table
+    bad = runner.invoke(app, ["compare", "-d", str(sentences_csv), "--backbones", "gru"])
+    assert bad.exit_code == 2 and "unknown backbone 'gru'" in bad.output

@@ -1,16 +1,45 @@
-"""eqn: micro-emotion annotation with energy scores (the EQN framework)."""
+"""eqn: micro-emotion annotation with energy scores (the EQN framework).
+
+>>> import eqn
+>>> model = eqn.load()                      # the shipped GoEmotions EQN model, offline
+>>> model.annotate("Thanks, this made my day!")        # a pandas DataFrame
+>>> model.energies(["I am scared", "so proud of you"])  # ndarray (n, 28)
+>>> model.predict("What a mess.", k=2)                 # label lists
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from eqn.data import Dataset, DatasetSplits, ReaderOptions, load_dataset, read_table
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from eqn.annotate import load
+    from eqn.config import ModelConfig
+    from eqn.model import EQN
+
+_LAZY = {"EQN": "eqn.model", "ModelConfig": "eqn.config", "load": "eqn.annotate"}
+
+
+def __getattr__(name: str) -> Any:
+    # torch and transformers load only when a model is asked for.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'eqn' has no attribute {name!r}")
+
+
 __all__ = [
+    "EQN",
     "Dataset",
     "DatasetSplits",
+    "ModelConfig",
     "ReaderOptions",
     "__version__",
+    "load",
     "load_dataset",
     "read_table",
 ]

@@ -427,6 +427,72 @@ def serve(
     uvicorn.run(create_app(model_path=model_path, limits=limits), host=host, port=port)
 
 
+@app.command()
+def compare(
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="A named dataset, a file, or a folder of splits.")
+    ],
+    backbones: Annotated[
+        str, typer.Option(help="Comma-separated backbones.")
+    ] = "ann,cnn,lstm,textcnn,transformer",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for runs and tables.")] = Path(
+        "eqn-compare"
+    ),
+    epochs: Annotated[int, typer.Option(help="Epochs per model.")] = 2,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
+    loss: Annotated[str, typer.Option(help="EQN loss: mse or bce.")] = "mse",
+    imbalance: Annotated[
+        str, typer.Option(help="Imbalance option, for every model.")
+    ] = "pos_weight",
+    finetune: Annotated[str, typer.Option(help="transformer: full, lora or frozen.")] = "lora",
+    max_length: Annotated[int | None, typer.Option(help="Tokens (or words) per text.")] = None,
+    max_train: Annotated[int | None, typer.Option(help="Quick mode: train on a subset.")] = None,
+    max_eval: Annotated[int | None, typer.Option(help="Quick mode: dev/test subsets.")] = None,
+    resume: Annotated[bool, typer.Option(help="Reuse finished models.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace existing models.")] = False,
+    data_dir: DataDirOpt = None,
+    text_col: TextColOpt = "text",
+    label_col: LabelColOpt = "labels",
+    label_sep: LabelSepOpt = ",",
+    labels: LabelsOpt = None,
+    sep: SepOpt = None,
+    no_header: NoHeaderOpt = False,
+    drop_empty: DropEmptyOpt = False,
+    seed: SeedOpt = 0,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """The paper's Table 3: baseline, CoEQN and EQN for each backbone, same data and seed."""
+    from eqn.backbones import ConfigError, backbone_class
+    from eqn.config import ModelConfig
+    from eqn.evaluate import compare_backbones
+    from eqn.pipeline import StageError
+
+    splits = read_dataset(
+        dataset, data_dir, text_col, label_col, label_sep, labels, sep, no_header, drop_empty, seed
+    )
+    names = [b.strip() for b in backbones.split(",") if b.strip()]
+    options: dict[str, dict[str, Any]] = {}
+    try:
+        splits = splits.limit(max_train, max_eval, seed)
+        for name in names:
+            fields = backbone_class(name).Options.__dataclass_fields__
+            options[name] = {"finetune": finetune} if name == "transformer" else {}
+            if max_length is not None and "max_length" in fields:
+                options[name]["max_length"] = max_length
+        config = ModelConfig(
+            loss=loss, imbalance=imbalance, epochs=epochs, batch_size=batch_size, seed=seed
+        )
+        comparison = compare_backbones(
+            splits, names, out, config, options, force=force, resume=resume, progress=progress
+        )
+    except (ConfigError, DataError, StageError, FileExistsError) as error:
+        fail(str(error))
+    from eqn.evaluate import comparison_markdown
+
+    console.print(comparison_markdown(comparison), markup=False, highlight=False)
+    console.print(f"tables: {out / 'comparison.md'}")
+
+
 def render_annotations(frame: Any, labels: Sequence[str], top: int = 5) -> None:
     """A readable terminal view: each text with its top emotions as bars."""
     for _, row in frame.iterrows():

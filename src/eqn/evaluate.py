@@ -301,3 +301,96 @@ pre {{ white-space: pre-wrap; background: #f6f6f6; padding: 1rem; }}
 <h2>Full report</h2><pre>{html.escape(markdown)}</pre>
 </body></html>
 """
+
+
+def compare_backbones(
+    splits: DatasetSplits,
+    backbones: Sequence[str],
+    out_dir: str | os.PathLike[str],
+    config: Any,
+    backbone_options: dict[str, dict[str, Any]] | None = None,
+    force: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The paper's Table 3: for each backbone, its baseline (S for single-label data,
+    M for multi-label), CoEQN and EQN on the same data, split and seed."""
+    from eqn.pipeline import run_pipeline
+
+    out = Path(out_dir)
+    baseline = "M" if splits.train.is_multilabel else "S"
+    rows = []
+    for name in backbones:
+        backbone_config = config.replace(
+            backbone=name, backbone_options=(backbone_options or {}).get(name, {})
+        )
+        record = run_pipeline(
+            splits,
+            backbone_config,
+            out / name,
+            stages=[baseline, "coeqn", "relabel", "eqn"],
+            force=force,
+            resume=resume,
+            progress=progress,
+        )
+        for stage in (baseline, "coeqn", "eqn"):
+            result = record["stages"][stage]
+            row = M.headline(result["metrics"]["test"])
+            rows.append(
+                {
+                    "backbone": name,
+                    "model": {"coeqn": "CoEQN", "eqn": "EQN"}.get(stage, stage),
+                    **row,
+                    "train_seconds": result["train_seconds"],
+                }
+            )
+    comparison = {
+        "dataset": splits.split_info.get("dataset", splits.train.name),
+        "multilabel": splits.train.is_multilabel,
+        "baseline": baseline,
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "sizes": {s: len(splits[s]) for s in ("train", "dev", "test")},
+        "rows": rows,
+    }
+    write_json(out / "comparison.json", comparison)
+    with atomic_write(out / "comparison.md", "w", encoding="utf-8") as stream:
+        stream.write(comparison_markdown(comparison))
+    return comparison
+
+
+def comparison_markdown(comparison: dict[str, Any]) -> str:
+    """Table 3 in the paper's layout (backbones by rows, models by columns), plus times."""
+    models = [comparison["baseline"], "CoEQN", "EQN"]
+    backbones = list(dict.fromkeys(row["backbone"] for row in comparison["rows"]))
+    cell = {(r["backbone"], r["model"]): r for r in comparison["rows"]}
+    metrics = (
+        [
+            ("topk_hit_rate", "hit rate (top-k_i)"),
+            ("topk_macro_f1", "macro F1 (top-k_i)"),
+            ("dev_tuned_macro_f1", "macro F1 (dev-tuned threshold)"),
+        ]
+        if comparison["multilabel"]
+        else [("accuracy_by_max", "accuracy by max()")]
+    )
+    parts = [
+        f"# Table 3 on {comparison['dataset']}: baseline against CoEQN against EQN",
+        f"Seed {comparison['seed']}, {comparison['epochs']} epoch(s) per model; split sizes "
+        f"{comparison['sizes']}. Scores are on the test split.",
+    ]
+    for key, title in metrics:
+        parts += [
+            f"## {title}",
+            _table(
+                ["backbone", *models],
+                [[b, *(cell[(b, m)][key] for m in models)] for b in backbones],
+            ),
+        ]
+    parts += [
+        "## Training time (seconds, incl. dev scoring each epoch)",
+        _table(
+            ["backbone", *models],
+            [[b, *(f"{cell[(b, m)]['train_seconds']:.0f}" for m in models)] for b in backbones],
+        ),
+    ]
+    return "\n\n".join(parts) + "\n"

@@ -205,12 +205,12 @@ class EQN:
             raw=raw,
         )
 
-    def relabel(self, dataset: Dataset) -> np.ndarray:
+    def relabel(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
         """Label regression (eq. 3) of ``dataset`` with this model's energies."""
         if dataset.labels != self.labels:
             raise ValueError("the dataset's labels differ from the model's")
         return E.label_regression(
-            dataset.gold, self.energies(dataset.texts, progress=True), self.config.max_energy
+            dataset.gold, self.energies(dataset.texts, progress=progress), self.config.max_energy
         )
 
     # -- persistence -------------------------------------------------------------------

@@ -187,7 +187,7 @@ def run_pipeline(
             if _existing(folder.relabelled, force, resume, "relabelled set"):
                 continue
             model_1 = models.get("coeqn") or _load_stage_model(folder, "coeqn")
-            energies = model_1.relabel(splits.train)
+            energies = model_1.relabel(splits.train, progress=progress)
             write_relabelled(folder.relabelled, splits.train, energies)
             gold = splits.train.gold
             non_gold = energies[~gold]
