@@ -82,6 +82,13 @@ def environment() -> dict[str, Any]:
     }
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def write_relabelled(path: Path, dataset: Dataset, energies: np.ndarray) -> None:
     """The relabelled training set, in the form of the paper's ``gotrainadd.csv``."""
     frame = pd.DataFrame(np.round(energies, 2), columns=list(dataset.labels))
@@ -251,6 +258,7 @@ def run_pipeline(
             "threshold": model.threshold_,
             "model": str(target),
             "metrics": evaluate_model(model, splits, progress),
+            "peak_rss_mib_so_far": peak_rss_mib(),
         }
         summary = M.headline(record["stages"][stage]["metrics"]["test"])
         logger.info("stage %s test: %s", stage, {k: round(v, 4) for k, v in summary.items()})
