@@ -228,16 +228,16 @@ def iter_chunks(
         raise DataError(f"{path}: malformed input near row {seen + 1}: {error}") from None
 
 
-def _write_part(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) -> None:
+    """Write ``frame`` atomically as csv, tsv, jsonl or parquet (``header``: csv/tsv only)."""
     with atomic_write(path, "wb") as stream:
         if fmt == "parquet":
             frame.to_parquet(stream, index=False)
         elif fmt == "jsonl":
             stream.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode())
         else:
-            stream.write(
-                frame.to_csv(index=False, header=False, sep="\t" if fmt == "tsv" else ",").encode()
-            )
+            separator = "\t" if fmt == "tsv" else ","
+            stream.write(frame.to_csv(index=False, header=header, sep=separator).encode())
 
 
 def _join_parts(parts: Sequence[Path], columns: Sequence[str], target: Path, fmt: str) -> None:
@@ -365,7 +365,7 @@ def annotate_file(
             annotated = pd.concat([annotated, extra], axis=1)
             columns = list(annotated.columns)
             part = staging / f"part-{len(manifest['parts']):06d}.{out_fmt}"
-            _write_part(annotated, part, out_fmt)
+            write_frame(annotated, part, out_fmt, header=False)
             summary.add(chunk_summary)
             manifest["parts"].append(part.name)
             manifest["rows"] += len(chunk)

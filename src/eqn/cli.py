@@ -588,7 +588,7 @@ def annotate(
             # The terminal shows every energy as a bar; micro-emotions stay thresholded.
             frame, _ = annotate_texts(model, texts, threshold, raw=True)
         if output is not None and not files:
-            from eqn.annotate import detect_format
+            from eqn.annotate import detect_format, write_frame
 
             try:
                 out_fmt = detect_format(output, fmt)
@@ -596,7 +596,7 @@ def annotate(
                 fail(str(error))
             if output.exists() and not force:
                 fail(f"{output} already exists; pass --force to replace it")
-            _write_frame(frame, output, out_fmt)
+            write_frame(frame, output, out_fmt)
             err_console.print(f"wrote {output}: {summary.line()}")
         else:
             render_annotations(frame, model.labels, top)
@@ -621,18 +621,6 @@ def annotate(
         for path in summary.outputs:
             err_console.print(f"wrote {path}")
         err_console.print(summary.line())
-
-
-def _write_frame(frame: Any, path: Path, fmt: str) -> None:
-    from eqn.io import atomic_write
-
-    with atomic_write(path, "wb") as stream:
-        if fmt == "parquet":
-            frame.to_parquet(stream, index=False)
-        elif fmt == "jsonl":
-            stream.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode())
-        else:
-            stream.write(frame.to_csv(index=False, sep="\t" if fmt == "tsv" else ",").encode())
 
 
 if __name__ == "__main__":  # pragma: no cover

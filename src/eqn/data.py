@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from eqn.io import atomic_directory
 
 logger = logging.getLogger(__name__)
 
@@ -784,9 +785,7 @@ def download_dataset(
     Files land in a staging folder that is renamed into place only when every
     checksum matches, so a failed or corrupt download leaves no cache entry.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}.", suffix=".partial", dir=target.parent))
-    try:
+    with atomic_directory(target) as staging:
         for filename in spec.files.values():
             url = base_url.rstrip("/") + "/" + filename
             destination = staging / filename
@@ -808,12 +807,6 @@ def download_dataset(
                     "corrupt or truncated and was discarded; try again, or pass --data-dir with "
                     "a verified local copy"
                 )
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     logger.info("dataset %s cached in %s", spec.name, target)
     return target
 

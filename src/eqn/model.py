@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ from eqn import backbones as B
 from eqn import energy as E
 from eqn.config import ModelConfig
 from eqn.data import Dataset, check_label_names
+from eqn.io import atomic_directory
 from eqn.training import EnergyModel, FitResult, fit_model, predict_energies, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -250,9 +249,7 @@ class EQN:
             raise FileExistsError(
                 f"{target} already exists; pass force=True (--force) to replace it"
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_directory(target) as staging:
             (staging / CONFIG_FILE).write_text(
                 json.dumps(self.state_summary(), indent=2), encoding="utf-8"
             )
@@ -262,12 +259,6 @@ class EQN:
             }
             save_file(weights, str(staging / WEIGHTS_FILE), metadata={"format": MODEL_FORMAT})
             model.backbone.save_assets(staging)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
         logger.info("model saved to %s", target)
         return target
 
