@@ -16,6 +16,12 @@ for imbalance in pos_weight none oversample undersample; do run coeqn mse "$imba
 run coeqn bce pos_weight
 run coeqn bce none
 for imbalance in pos_weight none; do run M mse "$imbalance"; done
+# Stability across seeds (pilot scale): the same configuration with seed 1,
+# compared with seed 0 on the test split (Spearman of energies).
+[ -f runs/default/seed1_mse_pos_weight/run.json ] || eqn train "${pilot[@]}" --stage coeqn \
+  --loss mse --imbalance pos_weight --seed 1 -o runs/default/seed1_mse_pos_weight
+eqn evaluate -d goemotions --data-dir "$DATA" -m runs/default/pilot_mse_pos_weight/coeqn \
+  --against runs/default/seed1_mse_pos_weight/coeqn --no-progress -o benchmarks/results/stability_pilot
 python benchmarks/summarize_runs.py runs/default/pilot_* --title "Variants at pilot scale" \
   > benchmarks/results/variants.md
 cat benchmarks/results/variants.md
