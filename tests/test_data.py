@@ -232,7 +232,7 @@ def test_split_labels_are_the_union_over_files(tmp_path):
     write(tmp_path / "train.csv", "text,labels\na,joy\nb,fear\n")
     write(tmp_path / "dev.csv", "text,labels\nc,anger\n")
     write(tmp_path / "test.csv", "text,labels\nd,joy\n")
-    splits = D.load(str(tmp_path))
+    splits = D.load_splits(str(tmp_path))
     assert splits.labels == ("anger", "fear", "joy")
     assert splits.split_info["method"] == "given"
 
@@ -254,7 +254,7 @@ def test_unknown_split_name(sentences_csv):
 
 def test_unknown_dataset():
     with pytest.raises(DataError, match="neither a named dataset"):
-        D.load("nonexistent-dataset-name")
+        D.load_splits("nonexistent-dataset-name")
     with pytest.raises(DataError, match="unknown dataset 'nope'"):
         D.get_spec("nope")
 

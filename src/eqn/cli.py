@@ -17,7 +17,7 @@ from rich.table import Table
 
 from eqn import __version__
 from eqn.data import DATASETS, DataError, DatasetSplits, ReaderOptions
-from eqn.data import load as load_data
+from eqn.data import load_splits
 
 app = typer.Typer(
     name="eqn",
@@ -107,7 +107,7 @@ def read_dataset(
             header=not no_header,
             column_names=(text_col, label_col) if no_header else None,
         )
-        return load_data(
+        return load_splits(
             dataset,
             data_dir=data_dir,
             options=options,

@@ -838,7 +838,7 @@ def load_dataset(
     return replace(splits, split_info=info)
 
 
-def load(
+def load_splits(
     dataset: str,
     data_dir: str | os.PathLike[str] | None = None,
     options: ReaderOptions | None = None,
