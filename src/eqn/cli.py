@@ -16,8 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from eqn import __version__
-from eqn.data import DATASETS, DataError, DatasetSplits, ReaderOptions
-from eqn.data import load_splits
+from eqn.data import DATASETS, DataError, DatasetSplits, ReaderOptions, load_splits
 
 app = typer.Typer(
     name="eqn",
