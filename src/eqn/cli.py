@@ -402,7 +402,10 @@ def serve(
     max_text_chars: Annotated[
         int, typer.Option(help="Longest text in characters (422 above).")
     ] = 5000,
-    max_batch: Annotated[int, typer.Option(help="Most texts scored together.")] = 64,
+    max_batch: Annotated[int, typer.Option(help="Most texts in one micro-batch.")] = 256,
+    inference_batch: Annotated[
+        int, typer.Option(help="Length-sorted sub-batch size within a micro-batch.")
+    ] = 32,
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
     max_upload_mb: Annotated[float, typer.Option(help="Largest CSV upload, in MiB.")] = 10.0,
 ) -> None:
@@ -419,6 +422,7 @@ def serve(
             max_text_chars=max_text_chars,
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
+            inference_batch=inference_batch,
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         )
     except ValueError as error:

@@ -41,12 +41,16 @@ class ServiceLimits:
 
     max_texts: int = 64
     max_text_chars: int = 5000
-    max_batch: int = 64
+    # A micro-batch takes whatever is waiting, up to max_batch texts, and scores it in
+    # length-sorted sub-batches of inference_batch, so little compute goes to padding.
+    max_batch: int = 256
+    inference_batch: int = 32
     max_wait_ms: float = 5.0
     max_upload_bytes: int = 10 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        for name in ("max_texts", "max_text_chars", "max_batch", "max_upload_bytes"):
+        names = ("max_texts", "max_text_chars", "max_batch", "inference_batch", "max_upload_bytes")
+        for name in names:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_wait_ms < 0:
@@ -144,7 +148,9 @@ class MicroBatcher:
                 offset += len(batch)
 
     def _score(self, texts: list[str]) -> np.ndarray:
-        frame, _ = annotate_texts(self.model, texts, raw=True)
+        frame, _ = annotate_texts(
+            self.model, texts, raw=True, batch_size=self.limits.inference_batch
+        )
         return frame[list(self.model.labels)].to_numpy(dtype=np.float64)
 
 
