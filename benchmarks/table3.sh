@@ -8,7 +8,7 @@ set -euo pipefail
 DATA=${EQN_DATA_DIR:-../shared/data}
 EPOCHS=${EPOCHS:-5}
 mkdir -p benchmarks/results
-for dataset in 6emotions goemotions; do
+for dataset in ${DATASETS:-6emotions goemotions}; do
   eqn compare -d "$dataset" --data-dir "$DATA/$dataset" --backbones ann,cnn,lstm,textcnn \
     --epochs "$EPOCHS" --no-progress --resume -o "runs/table3_$dataset"
   cp "runs/table3_$dataset/comparison.md" "benchmarks/results/table3_$dataset.md"
