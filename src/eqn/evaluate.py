@@ -387,7 +387,7 @@ def comparison_markdown(comparison: dict[str, Any]) -> str:
             ),
         ]
     parts += [
-        "## Training time (seconds, incl. dev scoring each epoch)",
+        "## Training time (seconds, training loop only)",
         _table(
             ["backbone", *models],
             [[b, *(f"{cell[(b, m)]['train_seconds']:.0f}" for m in models)] for b in backbones],
