@@ -1,14 +1,15 @@
-"""``cnn``: word embeddings, one convolution, global max pooling (paper section 4.2)."""
+"""``cnn``: word embeddings, one convolution, global max pooling (paper section 4.2).
+
+It is a ``textcnn`` with a single kernel width, so it reuses that backbone; only
+its options keep the paper's names and defaults.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import nn
-
 from eqn.backbones.base import check_positive, register
-from eqn.backbones.sequence import WordSequenceBackbone
+from eqn.backbones.textcnn import TextCNNBackbone
 
 
 @dataclass(frozen=True)
@@ -28,28 +29,14 @@ class CNNOptions:
             max_length=self.max_length,
         )
 
+    @property
+    def kernel_sizes(self) -> tuple[int, ...]:
+        return (self.kernel_size,)
+
 
 @register
-class CNNBackbone(WordSequenceBackbone):
+class CNNBackbone(TextCNNBackbone):
     """The paper's CNN: 15,000 words, 32 channels, a width-7 filter, ReLU."""
 
     name = "cnn"
     Options = CNNOptions
-
-    def __init__(self, options: CNNOptions) -> None:
-        super().__init__(options)
-        self.min_length = options.kernel_size
-
-    def build_layers(self, vocab_size: int) -> None:
-        self.embedding = nn.Embedding(vocab_size, self.options.embedding_dim, padding_idx=0)
-        self.conv = nn.Conv1d(
-            self.options.embedding_dim, self.options.channels, self.options.kernel_size
-        )
-
-    @property
-    def output_dim(self) -> int:
-        return self.options.channels
-
-    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        hidden = torch.relu(self.conv(self.embedding(input_ids).transpose(1, 2)))
-        return hidden.max(dim=2).values
