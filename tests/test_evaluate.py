@@ -145,3 +145,94 @@ def test_compare_writes_table_3(sentences_csv, tmp_path):
     assert "| backbone | M | CoEQN | EQN |" in table and "Training time" in table
     bad = runner.invoke(app, ["compare", "-d", str(sentences_csv), "--backbones", "gru"])
     assert bad.exit_code == 2 and "unknown backbone 'gru'" in bad.output
+
+
+def test_compare_takes_cells_from_a_finished_run(sentences_csv, tmp_path):
+    common = ["--epochs", "1", "--no-progress"]
+    trained = runner.invoke(
+        app,
+        [
+            "train",
+            str(sentences_csv),
+            *common,
+            "--backbone",
+            "lstm",
+            "--stage",
+            "M,coeqn,relabel,eqn",
+            "-o",
+            str(tmp_path / "lstm_run"),
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "-d",
+            str(sentences_csv),
+            *common,
+            "--backbones",
+            "cnn,lstm",
+            "--from-run",
+            f"lstm={tmp_path / 'lstm_run'}",
+            "-o",
+            str(tmp_path / "table"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "table" / "lstm").exists()  # not trained again
+    comparison = json.loads((tmp_path / "table" / "comparison.json").read_text())
+    run = json.loads((tmp_path / "lstm_run" / "run.json").read_text())
+    lstm_eqn = next(
+        r for r in comparison["rows"] if r["backbone"] == "lstm" and r["model"] == "EQN"
+    )
+    assert lstm_eqn["train_seconds"] == run["stages"]["eqn"]["train_seconds"]
+    assert "lstm from" in (tmp_path / "table" / "comparison.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("lstm", "--from-run expects BACKBONE=RUN_FOLDER, got 'lstm'"),
+        ("gru={run}", "finished run\\(s\\) given for gru, which is not among the backbones"),
+        ("lstm={missing}", "holds no run.json"),
+        ("lstm={partial}", "lacks the stage\\(s\\) M, eqn"),
+        ("lstm={seeded}", "used seed 3, this comparison 0"),
+    ],
+)
+def test_compare_refuses_unusable_finished_runs(sentences_csv, tmp_path, argument, message):
+    import re
+
+    common = [str(sentences_csv), "--epochs", "1", "--no-progress", "--backbone", "lstm"]
+    partial = tmp_path / "partial"
+    trained = runner.invoke(app, ["train", *common, "--stage", "coeqn", "-o", str(partial)])
+    assert trained.exit_code == 0, trained.output
+    seeded = tmp_path / "seeded"
+    record = json.loads((partial / "run.json").read_text())
+    for stage in ("M", "eqn"):
+        record["stages"][stage] = record["stages"]["coeqn"]
+    record["seed"] = 3
+    seeded.mkdir()
+    (seeded / "run.json").write_text(json.dumps(record))
+    folder = argument.format(
+        run=seeded, missing=tmp_path / "nothing", partial=partial, seeded=seeded
+    )
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "-d",
+            str(sentences_csv),
+            "--backbones",
+            "lstm",
+            "--epochs",
+            "1",
+            "--from-run",
+            folder,
+            "-o",
+            str(tmp_path / "t"),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 2
+    assert re.search(message, " ".join(result.output.split())), result.output

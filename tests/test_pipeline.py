@@ -59,6 +59,15 @@ def test_outputs_are_not_overwritten_without_force(splits, tmp_path):
     run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], force=True, progress=False)
 
 
+def test_resuming_a_finished_run_keeps_its_record_and_loads_no_model(splits, tmp_path, monkeypatch):
+    first = run_pipeline(splits, CONFIG, tmp_path, progress=False)
+    loaded = []
+    monkeypatch.setattr("eqn.pipeline.EQN.load", lambda path: loaded.append(path))
+    again = run_pipeline(splits, CONFIG, tmp_path, resume=True, progress=False)
+    assert loaded == []
+    assert again["stages"]["eqn"]["metrics"] == first["stages"]["eqn"]["metrics"]
+
+
 def test_stages_say_what_they_need(splits, tmp_path):
     with pytest.raises(StageError, match="run the 'coeqn' stage first"):
         run_pipeline(splits, CONFIG, tmp_path, stages=["relabel"], progress=False)

@@ -453,6 +453,14 @@ def compare(
     max_eval: Annotated[int | None, typer.Option(help="Quick mode: dev/test subsets.")] = None,
     resume: Annotated[bool, typer.Option(help="Reuse finished models.")] = False,
     force: Annotated[bool, typer.Option(help="Replace existing models.")] = False,
+    from_run: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from-run",
+            help="BACKBONE=RUN_FOLDER: take that backbone's cells from a finished "
+            "eqn train run (same data and seed). Repeatable.",
+        ),
+    ] = None,
     data_dir: DataDirOpt = None,
     text_col: TextColOpt = "text",
     label_col: LabelColOpt = "labels",
@@ -465,6 +473,12 @@ def compare(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """The paper's Table 3: baseline, CoEQN and EQN for each backbone, same data and seed."""
+    finished_runs: dict[str, str] = {}
+    for item in from_run or []:
+        name, _, folder = item.partition("=")
+        if not name.strip() or not folder.strip():
+            fail(f"--from-run expects BACKBONE=RUN_FOLDER, got {item!r}")
+        finished_runs[name.strip()] = folder.strip()
     from eqn.backbones import ConfigError, backbone_class
     from eqn.config import ModelConfig
     from eqn.evaluate import compare_backbones
@@ -486,7 +500,15 @@ def compare(
             loss=loss, imbalance=imbalance, epochs=epochs, batch_size=batch_size, seed=seed
         )
         comparison = compare_backbones(
-            splits, names, out, config, options, force=force, resume=resume, progress=progress
+            splits,
+            names,
+            out,
+            config,
+            options,
+            force=force,
+            resume=resume,
+            progress=progress,
+            finished_runs=finished_runs,
         )
     except (ConfigError, DataError, StageError, FileExistsError) as error:
         fail(str(error))

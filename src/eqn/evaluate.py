@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from eqn import plots
 from eqn.data import DatasetSplits
 from eqn.io import atomic_write, write_json
 from eqn.model import EQN
+from eqn.pipeline import StageError, run_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -312,27 +314,41 @@ def compare_backbones(
     force: bool = False,
     resume: bool = False,
     progress: bool = True,
+    finished_runs: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> dict[str, Any]:
     """The paper's Table 3: for each backbone, its baseline (S for single-label data,
-    M for multi-label), CoEQN and EQN on the same data, split and seed."""
-    from eqn.pipeline import run_pipeline
+    M for multi-label), CoEQN and EQN on the same data, split and seed.
 
+    ``finished_runs`` maps a backbone to a finished ``eqn train`` run folder whose
+    cells are taken as they are (a long transformer run need not be repeated); the
+    run must hold the three models and have been trained on the same data and seed.
+    """
     out = Path(out_dir)
     baseline = "M" if splits.train.is_multilabel else "S"
+    finished = {name: Path(path) for name, path in (finished_runs or {}).items()}
+    unused = sorted(set(finished) - set(backbones))
+    if unused:
+        raise StageError(
+            f"finished run(s) given for {', '.join(unused)}, which is not among the "
+            f"backbones {', '.join(backbones)}; add it to the backbones or drop the run"
+        )
     rows = []
     for name in backbones:
-        backbone_config = config.replace(
-            backbone=name, backbone_options=(backbone_options or {}).get(name, {})
-        )
-        record = run_pipeline(
-            splits,
-            backbone_config,
-            out / name,
-            stages=[baseline, "coeqn", "relabel", "eqn"],
-            force=force,
-            resume=resume,
-            progress=progress,
-        )
+        if name in finished:
+            record = _finished_run(finished[name], splits, config.seed, [baseline, "coeqn", "eqn"])
+        else:
+            backbone_config = config.replace(
+                backbone=name, backbone_options=(backbone_options or {}).get(name, {})
+            )
+            record = run_pipeline(
+                splits,
+                backbone_config,
+                out / name,
+                stages=[baseline, "coeqn", "relabel", "eqn"],
+                force=force,
+                resume=resume,
+                progress=progress,
+            )
         for stage in (baseline, "coeqn", "eqn"):
             result = record["stages"][stage]
             row = M.headline(result["metrics"]["test"])
@@ -342,6 +358,8 @@ def compare_backbones(
                     "model": {"coeqn": "CoEQN", "eqn": "EQN"}.get(stage, stage),
                     **row,
                     "train_seconds": result["train_seconds"],
+                    "epochs": record["config"]["epochs"],
+                    "run": str(finished.get(name, out / name)),
                 }
             )
     comparison = {
@@ -351,12 +369,45 @@ def compare_backbones(
         "seed": config.seed,
         "epochs": config.epochs,
         "sizes": {s: len(splits[s]) for s in ("train", "dev", "test")},
+        "reused": {name: str(path) for name, path in finished.items()},
         "rows": rows,
     }
     write_json(out / "comparison.json", comparison)
     with atomic_write(out / "comparison.md", "w", encoding="utf-8") as stream:
         stream.write(comparison_markdown(comparison))
     return comparison
+
+
+def _finished_run(
+    folder: Path, splits: DatasetSplits, seed: int, stages: Sequence[str]
+) -> dict[str, Any]:
+    """The ``run.json`` record of a finished run, checked against this comparison."""
+    path = folder / "run.json"
+    if not path.is_file():
+        raise StageError(f"{folder} holds no run.json: give the folder of a finished eqn train run")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    missing = [s for s in stages if "metrics" not in record.get("stages", {}).get(s, {})]
+    if missing:
+        raise StageError(
+            f"run {folder} lacks the stage(s) {', '.join(missing)}; finish them with "
+            f"eqn train --stage {','.join(missing)} --resume -o {folder}"
+        )
+    info = record.get("data", {})
+    expected = splits.split_info
+    sizes = {s: len(splits[s]) for s in ("train", "dev", "test")}
+    if (
+        record.get("sizes") != sizes
+        or info.get("dataset") != expected.get("dataset")
+        or info.get("method") != expected.get("method")
+    ):
+        raise StageError(
+            f"run {folder} was trained on other data ({info.get('dataset')}, "
+            f"{info.get('method')}, sizes {record.get('sizes')}) than this comparison "
+            f"({expected.get('dataset')}, {expected.get('method')}, sizes {sizes})"
+        )
+    if record.get("seed") != seed:
+        raise StageError(f"run {folder} used seed {record.get('seed')}, this comparison {seed}")
+    return record
 
 
 def comparison_markdown(comparison: dict[str, Any]) -> str:
@@ -373,11 +424,20 @@ def comparison_markdown(comparison: dict[str, Any]) -> str:
         if comparison["multilabel"]
         else [("accuracy_by_max", "accuracy by max()")]
     )
+    epochs = {b: cell[(b, models[0])].get("epochs", comparison["epochs"]) for b in backbones}
+    reused = comparison.get("reused", {})
     parts = [
         f"# Table 3 on {comparison['dataset']}: baseline against CoEQN against EQN",
-        f"Seed {comparison['seed']}, {comparison['epochs']} epoch(s) per model; split sizes "
-        f"{comparison['sizes']}. Scores are on the test split.",
+        f"Seed {comparison['seed']}; epochs per model (best epoch on dev): "
+        + ", ".join(f"{b} {n}" for b, n in epochs.items())
+        + f". Split sizes {comparison['sizes']}. Scores are on the test split.",
     ]
+    if reused:
+        parts.append(
+            "Taken from finished runs: "
+            + ", ".join(f"{b} from `{run}`" for b, run in reused.items())
+            + "."
+        )
     for key, title in metrics:
         parts += [
             f"## {title}",

@@ -212,7 +212,8 @@ def run_pipeline(
 
         target = folder.model(stage)
         if _existing(target, force, resume, "model"):
-            models[stage] = EQN.load(target)
+            # Loaded lazily, only if a later stage needs it: resuming a finished run
+            # then costs nothing, and its record in run.json stands as it was.
             continue
         stage_config = _stage_config(stage, config)
         targets = None
