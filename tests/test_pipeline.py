@@ -6,7 +6,7 @@ import pytest
 
 from eqn.config import ModelConfig
 from eqn.data import DatasetSplits
-from eqn.pipeline import StageError, read_relabelled, run_pipeline
+from eqn.pipeline import StageError, fold_assignment, read_relabelled, run_pipeline
 
 CONFIG = ModelConfig(
     backbone="lstm", epochs=1, batch_size=4, backbone_options={"embedding_dim": 8, "hidden_size": 8}
@@ -103,3 +103,52 @@ def test_relabelled_file_is_checked_against_the_training_set(splits, tmp_path):
     frame.to_csv(tmp_path / "broken.csv", index=False)
     with pytest.raises(ValueError, match="lacks energy columns joy; found columns: text, labels"):
         read_relabelled(tmp_path / "broken.csv", splits.train)
+
+
+def test_fold_assignment_is_seeded_and_balanced():
+    folds = fold_assignment(10, 3, seed=0)
+    assert sorted(np.bincount(folds)) == [3, 3, 4]
+    assert np.array_equal(folds, fold_assignment(10, 3, seed=0))
+    assert not np.array_equal(folds, fold_assignment(10, 3, seed=1))
+
+
+def test_out_of_fold_relabelling_scores_each_text_with_a_model_that_never_saw_it(
+    splits, tmp_path, monkeypatch
+):
+    from eqn.model import EQN
+
+    seen: list[set[str]] = []
+    original_fit = EQN.fit
+
+    def recording_fit(self, train, *args, **kwargs):
+        seen.append(set(train.texts))
+        return original_fit(self, train, *args, **kwargs)
+
+    monkeypatch.setattr(EQN, "fit", recording_fit)
+    record = run_pipeline(
+        splits, CONFIG, tmp_path, stages=["relabel"], relabel_folds=2, progress=False
+    )
+    assert len(seen) == 2 and not seen[0] & seen[1]  # each fold model trains on its half
+    assert seen[0] | seen[1] == set(splits.train.texts)
+    relabel = record["stages"]["relabel"]
+    assert relabel["folds"] == 2 and len(relabel["fold_train_seconds"]) == 2
+    energies = read_relabelled(tmp_path / "relabelled_train.csv", splits.train)
+    assert (energies[splits.train.gold] == 10.0).all()
+    assert sorted(p.name for p in (tmp_path / "relabel_folds").iterdir()) == [
+        "fold_0.npz",
+        "fold_1.npz",
+    ]
+    # An interrupted relabel resumes from the finished folds without training again.
+    (tmp_path / "relabelled_train.csv").unlink()
+    seen.clear()
+    run_pipeline(
+        splits, CONFIG, tmp_path, stages=["relabel"], relabel_folds=2, resume=True, progress=False
+    )
+    assert seen == []
+    assert np.allclose(read_relabelled(tmp_path / "relabelled_train.csv", splits.train), energies)
+
+
+@pytest.mark.parametrize("folds", [0, 10_000])
+def test_relabel_folds_are_checked(splits, tmp_path, folds):
+    with pytest.raises(StageError, match=f"relabel folds must be 1 .* got {folds}"):
+        run_pipeline(splits, CONFIG, tmp_path, relabel_folds=folds, progress=False)

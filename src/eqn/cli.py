@@ -229,6 +229,13 @@ def train(
     warm_start: Annotated[
         bool, typer.Option(help="Model 2 starts from Model 1's weights, not the pretrained ones.")
     ] = False,
+    relabel_folds: Annotated[
+        int,
+        typer.Option(
+            help="1: relabel with Model 1 (the paper). K >= 2: relabel out of fold, each "
+            "text scored by a Model 1 trained on the other K-1 folds."
+        ),
+    ] = 1,
     resume: Annotated[
         bool, typer.Option(help="Reuse finished stages; continue from checkpoints.")
     ] = False,
@@ -302,6 +309,7 @@ def train(
             resume=resume,
             max_steps=max_steps,
             progress=progress,
+            relabel_folds=relabel_folds,
         )
     except (StageError, FileExistsError, FileNotFoundError, DataError) as error:
         fail(str(error))

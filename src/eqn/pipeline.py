@@ -5,6 +5,7 @@ Run folder layout::
 
     OUT/coeqn/                 Model 1 (config.json, labels.txt, model.safetensors, ...)
     OUT/relabelled_train.csv   text, gold labels, one energy column per label (2 decimals)
+    OUT/relabel_folds/         held-out energies per fold (out-of-fold relabelling only)
     OUT/eqn/                   Model 2, the EQN model
     OUT/S/ or OUT/M/           a baseline
     OUT/run.json               config, seed, versions, timings, dev/test metrics
@@ -29,6 +30,7 @@ from eqn import __version__
 from eqn import metrics as M
 from eqn.config import ModelConfig
 from eqn.data import DataError, Dataset, DatasetSplits
+from eqn.energy import label_regression
 from eqn.io import atomic_write, write_json
 from eqn.model import EQN
 
@@ -63,6 +65,10 @@ class RunFolder:
     def checkpoints(self, stage: str) -> Path:
         return self.root / "checkpoints" / stage
 
+    @property
+    def relabel_folds(self) -> Path:
+        return self.root / "relabel_folds"
+
 
 def environment() -> dict[str, Any]:
     """Versions and machine, recorded with every run."""
@@ -96,6 +102,66 @@ def write_relabelled(path: Path, dataset: Dataset, energies: np.ndarray) -> None
     frame.insert(0, "text", dataset.texts)
     with atomic_write(path, "w", encoding="utf-8", newline="") as stream:
         frame.to_csv(stream, index=False)
+
+
+def fold_assignment(n_texts: int, folds: int, seed: int) -> np.ndarray:
+    """A seeded fold number per text, with fold sizes differing by at most one."""
+    order = np.random.default_rng(seed).permutation(n_texts)
+    assignment = np.empty(n_texts, dtype=np.int64)
+    assignment[order] = np.arange(n_texts) % folds
+    return assignment
+
+
+def out_of_fold_energies(
+    splits: DatasetSplits,
+    config: ModelConfig,
+    folds: int,
+    work_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> tuple[np.ndarray, list[float]]:
+    """Model-1 energies for every training text from a model that never saw it.
+
+    Relabelling with Model 1 scores texts it was trained on, so its non-gold
+    energies are shrunk towards the 0 it was taught there. Here each of ``folds``
+    Model 1s trains on the other folds (best epoch on dev) and scores its own
+    fold. Finished folds are kept in ``work_dir`` and reused with ``resume``.
+    """
+    train = splits.train
+    assignment = fold_assignment(len(train), folds, config.seed)
+    energies = np.zeros((len(train), train.n_labels), dtype=np.float32)
+    seconds: list[float] = []
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for fold in range(folds):
+        held_out = np.flatnonzero(assignment == fold)
+        saved = work_dir / f"fold_{fold}.npz"
+        if resume and saved.is_file():
+            with np.load(saved) as stored:
+                if np.array_equal(stored["indices"], held_out):
+                    energies[held_out] = stored["energies"]
+                    seconds.append(float(stored["train_seconds"]))
+                    logger.info("relabel fold %d/%d: reusing %s", fold + 1, folds, saved)
+                    continue
+        logger.info(
+            "relabel fold %d/%d: training Model 1 on %d texts, scoring %d",
+            fold + 1,
+            folds,
+            len(train) - len(held_out),
+            len(held_out),
+        )
+        model = EQN(_stage_config("coeqn", config)).fit(
+            train.subset(np.flatnonzero(assignment != fold)), splits.dev, progress=progress
+        )
+        energies[held_out] = model.energies([train.texts[i] for i in held_out], progress=progress)
+        seconds.append(model.train_seconds_)
+        with atomic_write(saved, "wb") as stream:
+            np.savez(
+                stream,
+                indices=held_out,
+                energies=energies[held_out],
+                train_seconds=model.train_seconds_,
+            )
+    return energies, seconds
 
 
 def read_relabelled(path: Path, dataset: Dataset) -> np.ndarray:
@@ -163,11 +229,22 @@ def run_pipeline(
     resume: bool = False,
     max_steps: int | None = None,
     progress: bool = True,
+    relabel_folds: int = 1,
 ) -> dict[str, Any]:
-    """Run the asked stages in order and return the ``run.json`` record."""
+    """Run the asked stages in order and return the ``run.json`` record.
+
+    ``relabel_folds=1`` relabels with Model 1 itself (the paper); ``k >= 2``
+    relabels out of fold, each text scored by a Model 1 trained without it.
+    """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise StageError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}")
+    if relabel_folds < 1 or relabel_folds > len(splits.train):
+        raise StageError(
+            f"relabel folds must be 1 (relabel with Model 1, as the paper) or from 2 to the "
+            f"number of training texts ({len(splits.train)}) for out-of-fold relabelling; "
+            f"got {relabel_folds}"
+        )
     folder = RunFolder(Path(out_dir))
     folder.root.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {}
@@ -193,15 +270,28 @@ def run_pipeline(
         if stage == "relabel":
             if _existing(folder.relabelled, force, resume, "relabelled set"):
                 continue
-            model_1 = models.get("coeqn") or _load_stage_model(folder, "coeqn")
-            energies = model_1.relabel(splits.train, progress=progress)
+            origin: dict[str, Any]
+            if relabel_folds == 1:
+                model_1 = models.get("coeqn") or _load_stage_model(folder, "coeqn")
+                energies = model_1.relabel(splits.train, progress=progress)
+                origin = {"from_model": str(folder.model("coeqn")), "folds": 1}
+            else:
+                fold_energies, fold_seconds = out_of_fold_energies(
+                    splits, config, relabel_folds, folder.relabel_folds, resume, progress
+                )
+                energies = label_regression(splits.train.gold, fold_energies, config.max_energy)
+                origin = {
+                    "from_model": f"out of fold: {relabel_folds} Model 1s, each without its fold",
+                    "folds": relabel_folds,
+                    "fold_train_seconds": fold_seconds,
+                }
             write_relabelled(folder.relabelled, splits.train, energies)
             gold = splits.train.gold
             non_gold = energies[~gold]
             record["stages"]["relabel"] = {
                 "seconds": time.perf_counter() - started,
                 "file": str(folder.relabelled),
-                "from_model": str(folder.model("coeqn")),
+                **origin,
                 "non_gold_energy": {
                     "mean": float(non_gold.mean()) if non_gold.size else 0.0,
                     "share_at_least_1": float((non_gold >= 1).mean()) if non_gold.size else 0.0,
