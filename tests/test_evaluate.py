@@ -51,6 +51,7 @@ def test_report_folder_has_every_file_with_a_stable_schema(tiny_model_dir, split
     }
     assert set(saved["thresholded"]) == {"tuned_on", "keep_top", "global", "per_label"}
     assert saved["stability"]["spearman_overall"] == pytest.approx(1.0)
+    assert saved["stability"]["annotation_jaccard"] == 1.0
     assert "ece" in saved["calibration"]
     assert result["headline"] == saved["headline"]
     for name in FIGURES:
@@ -89,6 +90,22 @@ def test_energy_agreement_detects_reversal():
     assert result["spearman_per_label"]["x"] == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="differ in shape"):
         M.energy_agreement(a, a[:2], ["x", "y"])
+
+
+def test_energy_agreement_compares_the_annotations_themselves():
+    first = np.array([[9.0, 6.0, 0.0, 0.0], [8.0, 1.0, 7.0, 0.0], [2.0, 9.0, 0.0, 0.0]])
+    second = np.array([[9.0, 0.0, 6.0, 0.0], [8.0, 1.0, 7.0, 0.0], [9.0, 2.0, 0.0, 0.0]])
+    result = M.energy_agreement(first, second, ["a", "b", "c", "d"], thresholds=(5.0, 5.0))
+    # kept sets: {a,b} vs {a,c}; {a,c} vs {a,c}; {b} vs {a}
+    assert result["annotation_jaccard"] == pytest.approx((1 / 3 + 1 + 0) / 3)
+    # micro sets: {b} vs {c}; {c} vs {c}; none on either side for the third text
+    assert result["micro_emotion_jaccard"] == pytest.approx(0.5)
+    assert result["texts_with_micro_emotions"] == 2
+    dice = result["kept_dice_per_label"]
+    assert dice["a"] == pytest.approx(0.8) and dice["b"] == 0.0
+    assert dice["c"] == pytest.approx(2 / 3) and dice["d"] is None
+    assert result["kept_dice_per_label_mean"] == pytest.approx((0.8 + 0 + 2 / 3) / 3)
+    assert "annotation_jaccard" not in M.energy_agreement(first, second, ["a", "b", "c", "d"])
 
 
 def test_micro_emotion_pairs():

@@ -95,7 +95,9 @@ def evaluate_model(
         }
     if against is not None:
         other = against.energies(data.texts, progress=progress)
-        result["stability"] = M.energy_agreement(energies, other, labels)
+        result["stability"] = M.energy_agreement(
+            energies, other, labels, thresholds=(model.threshold_, against.threshold_)
+        )
     if out_dir is not None:
         write_report(Path(out_dir), result, energies, data.gold, baseline_metrics)
     return result
@@ -251,6 +253,31 @@ def report_markdown(result: dict[str, Any]) -> str:
             f"mean over labels {stability['spearman_per_label_mean']:.4f}; "
             f"macro-emotion agreement {stability['macro_emotion_agreement']:.4f}.",
         ]
+        if "annotation_jaccard" in stability:
+            dice = stability["kept_dice_per_label"]
+            parts += [
+                "Agreement of the annotations themselves (eq. 8, each model with its own "
+                f"dev-tuned threshold: {stability['thresholds'][0]:.2f} and "
+                f"{stability['thresholds'][1]:.2f}): mean Jaccard index of the kept label "
+                f"sets {stability['annotation_jaccard']:.4f}; of the micro-emotion sets "
+                f"{stability['micro_emotion_jaccard']:.4f} (over the "
+                f"{stability['texts_with_micro_emotions']} texts where either model has "
+                f"micro-emotions); per-label Dice overlap of kept texts, mean "
+                f"{stability['kept_dice_per_label_mean']:.4f}.",
+                _table(
+                    ["label", "Spearman of energies", "Dice of kept texts"],
+                    [
+                        [
+                            label,
+                            rho,
+                            "never kept" if dice.get(label) is None else dice[label],
+                        ]
+                        for label, rho in sorted(
+                            stability["spearman_per_label"].items(), key=lambda kv: kv[1]
+                        )
+                    ],
+                ),
+            ]
     if "baseline" in result:
         parts += [
             "## Baseline",

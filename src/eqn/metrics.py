@@ -323,9 +323,19 @@ def calibration(
 
 
 def energy_agreement(
-    first: np.ndarray, second: np.ndarray, labels: Sequence[str]
+    first: np.ndarray,
+    second: np.ndarray,
+    labels: Sequence[str],
+    thresholds: tuple[float | np.ndarray, float | np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Spearman correlation of two models' energies, overall and per label (stability)."""
+    """Stability of two models' energies on the same texts.
+
+    Spearman correlation overall and per label, and agreement on the macro-emotion.
+    With each model's ``thresholds``, also the agreement of the annotations
+    themselves (eq. 8, the top label always kept): the mean Jaccard index of the
+    kept label sets, of the micro-emotion sets (texts where either model has
+    any), and per label the Dice overlap of the texts each model keeps it for.
+    """
     from scipy.stats import spearmanr
 
     a = np.asarray(first, dtype=np.float64)
@@ -338,11 +348,49 @@ def energy_agreement(
         per_label[label] = float(np.nan_to_num(rho))
     overall = float(np.nan_to_num(spearmanr(a.ravel(), b.ravel()).statistic))
     top_agree = float((a.argmax(axis=1) == b.argmax(axis=1)).mean()) if len(a) else 0.0
-    return {
+    result: dict[str, Any] = {
         "spearman_overall": overall,
         "spearman_per_label": per_label,
         "spearman_per_label_mean": float(np.mean(list(per_label.values()))),
         "macro_emotion_agreement": top_agree,
+    }
+    if thresholds is not None:
+        result.update(_annotation_agreement(a, b, labels, thresholds))
+    return result
+
+
+def _jaccard_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    union = (a | b).sum(axis=1)
+    return (a & b).sum(axis=1)[union > 0] / union[union > 0]
+
+
+def _annotation_agreement(
+    a: np.ndarray,
+    b: np.ndarray,
+    labels: Sequence[str],
+    thresholds: tuple[float | np.ndarray, float | np.ndarray],
+) -> dict[str, Any]:
+    kept_a = E.classify_threshold(a, thresholds[0], keep_top=True)
+    kept_b = E.classify_threshold(b, thresholds[1], keep_top=True)
+    rows = np.arange(len(a))
+    micro_a, micro_b = kept_a.copy(), kept_b.copy()
+    micro_a[rows, a.argmax(axis=1)] = False
+    micro_b[rows, b.argmax(axis=1)] = False
+    annotation = _jaccard_rows(kept_a, kept_b)
+    micro = _jaccard_rows(micro_a, micro_b)
+    dice: dict[str, float | None] = {}
+    for j, label in enumerate(labels):
+        total = int(kept_a[:, j].sum() + kept_b[:, j].sum())
+        both = int((kept_a[:, j] & kept_b[:, j]).sum())
+        dice[label] = 2 * both / total if total else None
+    kept_dice = [v for v in dice.values() if v is not None]
+    return {
+        "thresholds": [np.asarray(h).tolist() for h in thresholds],
+        "annotation_jaccard": float(annotation.mean()) if annotation.size else 0.0,
+        "micro_emotion_jaccard": float(micro.mean()) if micro.size else 0.0,
+        "texts_with_micro_emotions": int(micro.size),
+        "kept_dice_per_label": dice,
+        "kept_dice_per_label_mean": float(np.mean(kept_dice)) if kept_dice else 0.0,
     }
 
 
