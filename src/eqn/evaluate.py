@@ -455,9 +455,10 @@ def comparison_markdown(comparison: dict[str, Any]) -> str:
     reused = comparison.get("reused", {})
     parts = [
         f"# Table 3 on {comparison['dataset']}: baseline against CoEQN against EQN",
-        f"Seed {comparison['seed']}; epochs per model (best epoch on dev): "
+        f"Seed {comparison['seed']}; epochs trained per model: "
         + ", ".join(f"{b} {n}" for b, n in epochs.items())
-        + f". Split sizes {comparison['sizes']}. Scores are on the test split.",
+        + f" (each model keeps its best epoch on dev). Split sizes {comparison['sizes']}. "
+        "Scores are on the test split.",
     ]
     if reused:
         parts.append(
