@@ -15,5 +15,5 @@ eqn train goemotions --data-dir "$DATA" --stage coeqn,relabel,eqn,M --finetune l
 eqn evaluate --model "$OUT/eqn" --dataset goemotions --data-dir "$DATA" --split test \
   --against runs/default/full/eqn --baseline "$OUT/M" --no-progress \
   -o "benchmarks/results/stability_seed0_seed$SEED"
-python benchmarks/summarize_runs.py runs/default/full runs/default/full_seed* --title "Seeds" \
+python benchmarks/summarize_runs.py runs/default/full runs/default/full_seed* --title "The default configuration, two seeds" --group-by stage \
   > benchmarks/results/seeds.md
