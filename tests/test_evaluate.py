@@ -138,22 +138,16 @@ def test_cli_evaluate_on_a_csv(tiny_model_dir, sentences_csv, tmp_path):
     assert bad.exit_code == 2 and "unknown split 'valid'" in bad.output
 
 
-def test_compare_writes_table_3(sentences_csv, tmp_path):
-    result = runner.invoke(
+def run_compare(data, out, *options):
+    """``eqn compare`` on ``data`` with one epoch and no progress bars."""
+    return runner.invoke(
         app,
-        [
-            "compare",
-            "-d",
-            str(sentences_csv),
-            "--backbones",
-            "cnn,lstm",
-            "--epochs",
-            "1",
-            "-o",
-            str(tmp_path),
-            "--no-progress",
-        ],
+        ["compare", "-d", str(data), "--epochs", "1", "--no-progress", "-o", str(out), *options],
     )
+
+
+def test_compare_writes_table_3(sentences_csv, tmp_path):
+    result = run_compare(sentences_csv, tmp_path, "--backbones", "cnn,lstm")
     assert result.exit_code == 0, result.output
     comparison = json.loads((tmp_path / "comparison.json").read_text())
     models = {(r["backbone"], r["model"]) for r in comparison["rows"]}
@@ -181,20 +175,13 @@ def test_compare_takes_cells_from_a_finished_run(sentences_csv, tmp_path):
         ],
     )
     assert trained.exit_code == 0, trained.output
-    result = runner.invoke(
-        app,
-        [
-            "compare",
-            "-d",
-            str(sentences_csv),
-            *common,
-            "--backbones",
-            "cnn,lstm",
-            "--from-run",
-            f"lstm={tmp_path / 'lstm_run'}",
-            "-o",
-            str(tmp_path / "table"),
-        ],
+    result = run_compare(
+        sentences_csv,
+        tmp_path / "table",
+        "--backbones",
+        "cnn,lstm",
+        "--from-run",
+        f"lstm={tmp_path / 'lstm_run'}",
     )
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "table" / "lstm").exists()  # not trained again
@@ -234,22 +221,6 @@ def test_compare_refuses_unusable_finished_runs(sentences_csv, tmp_path, argumen
     folder = argument.format(
         run=seeded, missing=tmp_path / "nothing", partial=partial, seeded=seeded
     )
-    result = runner.invoke(
-        app,
-        [
-            "compare",
-            "-d",
-            str(sentences_csv),
-            "--backbones",
-            "lstm",
-            "--epochs",
-            "1",
-            "--from-run",
-            folder,
-            "-o",
-            str(tmp_path / "t"),
-            "--no-progress",
-        ],
-    )
+    result = run_compare(sentences_csv, tmp_path / "t", "--backbones", "lstm", "--from-run", folder)
     assert result.exit_code == 2
     assert re.search(message, " ".join(result.output.split())), result.output

@@ -386,7 +386,6 @@ def compare_backbones(
                     **row,
                     "train_seconds": result["train_seconds"],
                     "epochs": record["config"]["epochs"],
-                    "run": str(finished.get(name, out / name)),
                 }
             )
     comparison = {
