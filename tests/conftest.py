@@ -97,7 +97,7 @@ def tiny_dataset():
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A small LSTM EQN model trained on the test sentences, saved once per session."""
     from eqn.data import Dataset
-    from eqn.model import EQN
+    from eqn.model.estimator import EQN
 
     dataset = Dataset.from_lists(
         [text for text, _ in SENTENCES], [labels.split(",") for _, labels in SENTENCES]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import eqn
-from eqn.annotate import DEFAULT_MODEL_DIR
+from eqn.model.estimator import DEFAULT_MODEL_DIR
 
 # Sentences written for this test, each with the emotions we expect near the top.
 EXPECTED = [

@@ -12,15 +12,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from eqn.data import Dataset, DatasetSplits, ReaderOptions, load_dataset, read_table
+from eqn.errors import ConfigError, EqnError, InputError, ModelError
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from eqn.annotate import load
-    from eqn.config import ModelConfig
-    from eqn.model import EQN
+    from eqn.model.config import ModelConfig
+    from eqn.model.estimator import EQN, load
 
-_LAZY = {"EQN": "eqn.model", "ModelConfig": "eqn.config", "load": "eqn.annotate"}
+_LAZY = {
+    "EQN": "eqn.model.estimator",
+    "ModelConfig": "eqn.model.config",
+    "load": "eqn.model.estimator",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -34,6 +38,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "EQN",
+    "ConfigError",
+    "EqnError",
+    "InputError",
+    "ModelError",
     "Dataset",
     "DatasetSplits",
     "ModelConfig",

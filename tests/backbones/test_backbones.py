@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from eqn import backbones as B
-from eqn import energy as E
-from eqn.config import ModelConfig
-from eqn.model import EQN
-from eqn.training import compute_loss
+from eqn.core import energy as E
+from eqn.errors import StageError
+from eqn.model.config import ModelConfig
+from eqn.model.estimator import EQN
+from eqn.model.network import compute_loss
 
 WORD_BACKBONES = {
     "ann": {"hidden_sizes": [32, 16]},
@@ -122,7 +123,7 @@ def test_resume_refuses_another_configuration(tiny_dataset, tmp_path):
         EQN(config.replace(batch_size=2)).fit(
             tiny_dataset, checkpoint_dir=tmp_path, resume=True, progress=False
         )
-    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+    with pytest.raises(StageError, match="nothing to resume.*resume=False"):
         EQN(config).fit(tiny_dataset, checkpoint_dir=tmp_path / "x", resume=True, progress=False)
 
 

@@ -1,26 +1,27 @@
-"""Backbones: text encoders behind one protocol, found by name in a registry.
+"""Backbones: text encoders behind one protocol (:mod:`eqn.backbones.base`), found
+by name in a registry (:mod:`eqn.backbones.registry`).
 
 ``ann``, ``cnn``, ``lstm``, ``textcnn`` and ``transformer`` (any Hugging Face
-encoder; the packaged all-MiniLM-L6-v2 by default).
+encoder; the packaged all-MiniLM-L6-v2 by default), one module each. Modules
+load when a backbone is first asked for, so this package does not import torch.
 """
 
-from eqn.backbones import ann, cnn, lstm, textcnn, transformer  # noqa: F401  (registers them)
-from eqn.backbones.base import (
-    Backbone,
-    ConfigError,
+from eqn.backbones.registry import (
     available,
     backbone_class,
     build,
     make_options,
+    options_to_dict,
     register,
 )
+from eqn.errors import ConfigError
 
 __all__ = [
-    "Backbone",
     "ConfigError",
     "available",
     "backbone_class",
     "build",
     "make_options",
+    "options_to_dict",
     "register",
 ]

@@ -13,8 +13,10 @@ import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 from torch import nn
 
-from eqn.backbones.base import Backbone, ConfigError, check_positive, register
+from eqn.backbones.base import Backbone, check_positive
+from eqn.backbones.registry import register
 from eqn.backbones.vocab import TOKEN_PATTERN
+from eqn.errors import ConfigError
 
 TFIDF_FILE = "tfidf.json"
 

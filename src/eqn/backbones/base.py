@@ -7,17 +7,14 @@ whatever it learned from the data (a vocabulary) as files beside the weights.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be used; the message says which and why."""
+from eqn.errors import ConfigError
 
 
 class Backbone(nn.Module):
@@ -68,55 +65,6 @@ class Backbone(nn.Module):
 
     def default_lr(self) -> float:
         return self.default_learning_rate
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, **options_to_dict(self.options)}
-
-
-def options_to_dict(options: Any) -> dict[str, Any]:
-    return {
-        k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(options).items()
-    }
-
-
-_REGISTRY: dict[str, type[Backbone]] = {}
-
-
-def register(cls: type[Backbone]) -> type[Backbone]:
-    """Class decorator: make a backbone available by its ``name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def available() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def backbone_class(name: str) -> type[Backbone]:
-    if name not in _REGISTRY:
-        raise ConfigError(
-            f"unknown backbone {name!r}; available backbones: {', '.join(available())}"
-        )
-    return _REGISTRY[name]
-
-
-def make_options(name: str, options: Mapping[str, Any] | None = None) -> Any:
-    """Validated options for backbone ``name``; unknown keys are refused by name."""
-    cls = backbone_class(name)
-    fields = {f.name for f in dataclasses.fields(cls.Options)}
-    unknown = sorted(set(options or {}) - fields)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for backbone {name!r}; "
-            f"its options are: {', '.join(sorted(fields))}"
-        )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in (options or {}).items()}
-    return cls.Options(**values)
-
-
-def build(name: str, options: Mapping[str, Any] | None = None) -> Backbone:
-    """A fresh, unprepared backbone by registry name."""
-    return backbone_class(name)(make_options(name, options))
 
 
 def positive(name: str) -> Callable[[Any], None]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eqn.backbones.base import check_positive, register
+from eqn.backbones.base import check_positive
+from eqn.backbones.registry import register
 from eqn.backbones.textcnn import TextCNNBackbone
 
 

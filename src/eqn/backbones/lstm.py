@@ -8,7 +8,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from eqn.backbones.base import check_positive, register
+from eqn.backbones.base import check_positive
+from eqn.backbones.registry import register
 from eqn.backbones.sequence import WordSequenceBackbone
 
 

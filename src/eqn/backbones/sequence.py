@@ -9,8 +9,9 @@ from typing import Any
 
 import torch
 
-from eqn.backbones.base import Backbone, ConfigError
+from eqn.backbones.base import Backbone
 from eqn.backbones.vocab import PAD, WordVocabulary
+from eqn.errors import ConfigError
 
 VOCAB_FILE = "vocab.json"
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from eqn.backbones.base import ConfigError, check_positive, register
+from eqn.backbones.base import check_positive
+from eqn.backbones.registry import register
 from eqn.backbones.sequence import WordSequenceBackbone
+from eqn.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from typing import Literal
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from eqn.backbones.base import Backbone, ConfigError, check_positive, register
+from eqn.backbones.base import Backbone, check_positive
+from eqn.backbones.registry import register
+from eqn.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,278 @@
+"""Annotation of files and folders: streamed in chunks, resumable, written atomically.
+
+Files stream in chunks, so memory stays flat on any input size. Each finished
+chunk is written as its own part file in a hidden staging folder beside the
+output, with a manifest; ``resume`` continues after the last finished part. The
+parts are joined and renamed into place only at the end, so an interrupted run
+never leaves a partial output under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from eqn.annotation.texts import AnnotationSummary, annotate_texts
+from eqn.core.annotation import check_threshold
+from eqn.data.readers import (
+    ANNOTATION_FORMATS,
+    SUFFIX_FORMATS,
+    detect_format,
+    iter_chunks,
+    missing_column_error,
+)
+from eqn.errors import InputError, OutputExistsError
+from eqn.io import atomic_write
+from eqn.logs import progress_bar
+
+if TYPE_CHECKING:
+    from eqn.model.estimator import EQN
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_TAG = ".eqn"
+DEFAULT_CHUNK_ROWS = 4096
+MANIFEST = "manifest.json"
+
+
+def default_output(path: Path, fmt: str) -> Path:
+    """``reviews.csv`` -> ``reviews.eqn.csv`` (in the output format's suffix)."""
+    return path.with_name(f"{path.stem}{OUTPUT_TAG}.{fmt}")
+
+
+def expand_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; a folder stands for its supported files (not earlier outputs)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file()
+                and SUFFIX_FORMATS.get(p.suffix.lower()) in ANNOTATION_FORMATS
+                and not p.stem.endswith(OUTPUT_TAG)
+            )
+            if not found:
+                raise InputError(f"{path} holds no .csv, .tsv, .jsonl or .parquet file to annotate")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{path} does not exist")
+    return files
+
+
+def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) -> None:
+    """Write ``frame`` atomically as csv, tsv, jsonl or parquet (``header``: csv/tsv only)."""
+    with atomic_write(path, "wb") as stream:
+        if fmt == "parquet":
+            frame.to_parquet(stream, index=False)
+        elif fmt == "jsonl":
+            stream.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode())
+        else:
+            separator = "\t" if fmt == "tsv" else ","
+            stream.write(frame.to_csv(index=False, header=header, sep=separator).encode())
+
+
+def _join_parts(parts: Sequence[Path], columns: Sequence[str], target: Path, fmt: str) -> None:
+    """Concatenate finished parts into ``target`` atomically, streaming part by part."""
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        with atomic_write(target, "wb") as stream:
+            writer = None
+            for part in parts:
+                table = pq.read_table(part)
+                if writer is None:
+                    writer = pq.ParquetWriter(stream, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            if writer is None:
+                empty = pa.table({c: pa.array([], pa.string()) for c in columns})
+                writer = pq.ParquetWriter(stream, empty.schema)
+            writer.close()
+        return
+    with atomic_write(target, "wb") as stream:
+        if fmt in ("csv", "tsv"):
+            header = pd.DataFrame(columns=list(columns)).to_csv(
+                index=False, sep="\t" if fmt == "tsv" else ","
+            )
+            stream.write(header.encode())
+        for part in parts:
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, stream)
+
+
+def _signature(path: Path, options: dict[str, Any]) -> dict[str, Any]:
+    stat = path.stat()
+    return {"input": str(path.resolve()), "size": stat.st_size, "mtime": stat.st_mtime, **options}
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    with atomic_write(path, "w", encoding="utf-8") as stream:
+        json.dump(manifest, stream)
+
+
+def _annotate_chunk(
+    model: EQN,
+    chunk: pd.DataFrame,
+    source: Path,
+    text_col: str,
+    threshold: float | None,
+    raw: bool,
+) -> tuple[pd.DataFrame, AnnotationSummary]:
+    """The chunk's own columns, then the annotation's (renamed ``eqn_*`` on a clash)."""
+    if text_col not in chunk.columns:
+        raise missing_column_error(text_col, chunk.columns, source, "text_col")
+    batch = annotate_texts(model, chunk[text_col].tolist(), threshold, raw)
+    annotated = chunk.reset_index(drop=True)
+    extra = batch.frame().drop(columns=["text"])
+    clashes = [c for c in extra.columns if c in annotated.columns]
+    if clashes:
+        extra = extra.rename(columns={c: f"eqn_{c}" for c in clashes})
+    return pd.concat([annotated, extra], axis=1), AnnotationSummary.of(batch)
+
+
+def annotate_file(
+    model: EQN,
+    path: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    text_col: str = "text",
+    threshold: float | None = None,
+    raw: bool = False,
+    fmt: str | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    resume: bool = False,
+    in_place: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> AnnotationSummary:
+    """Annotate one file, chunk by chunk, into ``output`` (default: ``NAME.eqn.FORMAT``).
+
+    The output keeps the input's columns, then one energy column per label,
+    ``macro_emotion``, ``micro_emotions`` and ``eqn_flag``. The input is never
+    overwritten unless ``in_place``.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"{source} does not exist")
+    if threshold is not None:
+        threshold = check_threshold(threshold, model.config.max_energy)
+    in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
+    out_fmt = detect_format(source, fmt or in_fmt, allowed=ANNOTATION_FORMATS)
+    if in_place:
+        target = source
+        out_fmt = in_fmt
+    else:
+        target = Path(output) if output is not None else default_output(source, out_fmt)
+        if target.resolve() == source.resolve():
+            raise OutputExistsError(
+                f"{target} is the input file; pass in_place=True to replace it, or choose another output",
+                parameter="in_place",
+            )
+        if target.exists() and not force:
+            raise OutputExistsError(
+                f"{target} already exists; pass force=True to replace it", parameter="force"
+            )
+    staging = target.with_name(f".{target.name}.parts")
+    options = {
+        "text_col": text_col,
+        "threshold": threshold,
+        "raw": raw,
+        "format": out_fmt,
+        "chunk_rows": chunk_rows,
+        "labels": list(model.labels),
+    }
+    signature = _signature(source, options)
+    manifest_path = staging / MANIFEST
+    manifest: dict[str, Any] = {
+        "signature": signature,
+        "parts": [],
+        "rows": 0,
+        "summary": asdict(AnnotationSummary()),
+    }
+    if resume and manifest_path.is_file():
+        saved = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if saved["signature"] != signature:
+            raise InputError(
+                f"cannot resume into {target}: the input or the options changed since the "
+                "interrupted run; start again with resume=False",
+                parameter="resume",
+            )
+        manifest = saved
+        logger.info("resuming %s after %d rows", source, manifest["rows"])
+    else:
+        shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True, exist_ok=True)
+    _write_manifest(manifest_path, manifest)
+
+    summary = AnnotationSummary(**{**manifest["summary"], "seconds": 0.0})
+    summary.outputs = []
+    started = time.perf_counter()
+    columns: list[str] | None = manifest.get("columns")
+    try:
+        with progress_bar(
+            desc=source.name, unit="rows", initial=manifest["rows"], enabled=progress
+        ) as bar:
+            for chunk in iter_chunks(source, in_fmt, chunk_rows, skip_rows=manifest["rows"]):
+                annotated, chunk_summary = _annotate_chunk(
+                    model, chunk, source, text_col, threshold, raw
+                )
+                columns = list(annotated.columns)
+                part = staging / f"part-{len(manifest['parts']):06d}.{out_fmt}"
+                write_frame(annotated, part, out_fmt, header=False)
+                summary.add(chunk_summary)
+                manifest["parts"].append(part.name)
+                manifest["rows"] += len(chunk)
+                manifest["columns"] = columns
+                manifest["summary"] = {**asdict(summary), "outputs": []}
+                _write_manifest(manifest_path, manifest)
+                bar.update(len(chunk))
+    except InputError:
+        if not manifest["parts"]:  # nothing worth resuming: leave no trace
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if columns is None:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(f"{source} has a header but no rows to annotate")
+    _join_parts([staging / p for p in manifest["parts"]], columns, target, out_fmt)
+    shutil.rmtree(staging, ignore_errors=True)
+    summary.seconds = time.perf_counter() - started
+    summary.outputs = [str(target)]
+    logger.info("%s -> %s: %s", source, target, summary.line())
+    return summary
+
+
+def annotate_paths(
+    model: EQN,
+    paths: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> AnnotationSummary:
+    """Annotate files or folders of files; with several, ``output`` is a folder."""
+    files = expand_inputs(paths)
+    several = len(files) > 1 or any(Path(p).is_dir() for p in paths)
+    total = AnnotationSummary()
+    started = time.perf_counter()
+    for file in files:
+        target = None
+        if output is not None:
+            if several:
+                Path(output).mkdir(parents=True, exist_ok=True)
+                fmt = options.get("fmt") or detect_format(file, allowed=ANNOTATION_FORMATS)
+                target = Path(output) / default_output(file, fmt).name
+            else:
+                target = Path(output)
+        total.add(annotate_file(model, file, target, **options))
+    total.seconds = time.perf_counter() - started
+    return total

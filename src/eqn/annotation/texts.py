@@ -1,0 +1,134 @@
+"""Annotation of texts in memory: batching, empty and truncated texts, eq. 8.
+
+Every surface (``EQN.annotate``, files, the HTTP service) annotates through
+:func:`annotate_texts`, which applies :func:`eqn.core.annotation.annotate_energies`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eqn.core.annotation import (
+    FLAG_COLUMN,
+    AnnotatedEnergies,
+    annotate_energies,
+    check_threshold,
+)
+
+if TYPE_CHECKING:
+    from eqn.model.estimator import EQN
+
+__all__ = [
+    "FLAG_COLUMN",
+    "AnnotationSummary",
+    "ScoredTexts",
+    "annotate_texts",
+    "resolve_threshold",
+    "score_texts",
+]
+
+
+@dataclass
+class AnnotationSummary:
+    """What an annotation run did, for the closing summary line."""
+
+    rows: int = 0
+    empty: int = 0
+    truncated: int = 0
+    seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, batch: AnnotatedEnergies) -> AnnotationSummary:
+        return cls(
+            rows=len(batch.texts),
+            empty=sum(flag == "empty" for flag in batch.flags),
+            truncated=sum(flag == "truncated" for flag in batch.flags),
+        )
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.rows} rows in {self.seconds:.1f}s ({self.rows_per_second:.0f} rows/s); "
+            f"{self.empty} empty (all-zero energies, flagged), "
+            f"{self.truncated} truncated to the model's length"
+        )
+
+    def add(self, other: AnnotationSummary) -> None:
+        self.rows += other.rows
+        self.empty += other.empty
+        self.truncated += other.truncated
+        self.outputs += other.outputs
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+@dataclass(frozen=True)
+class ScoredTexts:
+    """Texts with their energies, before eq. 8: empty texts score 0 and carry a flag."""
+
+    texts: list[str]
+    energies: np.ndarray
+    empty: np.ndarray
+    flags: list[str]
+
+    def rows(self, start: int, stop: int) -> ScoredTexts:
+        return ScoredTexts(
+            self.texts[start:stop],
+            self.energies[start:stop],
+            self.empty[start:stop],
+            self.flags[start:stop],
+        )
+
+    def annotate(
+        self, labels: Sequence[str], threshold: float, raw: bool = False
+    ) -> AnnotatedEnergies:
+        return annotate_energies(
+            self.texts, self.energies, labels, threshold, raw, self.empty, self.flags
+        )
+
+
+def score_texts(model: EQN, texts: Sequence[Any], batch_size: int | None = None) -> ScoredTexts:
+    """Energies of ``texts``; empty or missing ones get all-zero energies and the flag
+    ``empty``, texts cut to the model's length the flag ``truncated``."""
+    values = ["" if _is_missing(t) else str(t) for t in texts]
+    empty = np.array([not v.strip() for v in values], dtype=bool)
+    energies = np.zeros((len(values), len(model.labels)), dtype=np.float32)
+    flags = np.array([""] * len(values), dtype=object)
+    flags[empty] = "empty"
+    keep = np.flatnonzero(~empty)
+    if len(keep):
+        items, lengths = model.encode([values[i] for i in keep])
+        limit = getattr(model.config.backbone_options, "max_length", None)
+        if limit is not None:
+            flags[keep[np.asarray(lengths) >= limit]] = "truncated"
+        energies[keep] = model.energies_of(items, lengths, batch_size)
+    return ScoredTexts(values, energies, empty, flags.tolist())
+
+
+def resolve_threshold(model: EQN, threshold: float | None) -> float:
+    """The model's tuned threshold, or a checked one."""
+    if threshold is None:
+        return float(model.threshold_)
+    return check_threshold(threshold, model.config.max_energy)
+
+
+def annotate_texts(
+    model: EQN,
+    texts: Sequence[Any],
+    threshold: float | None = None,
+    raw: bool = False,
+    batch_size: int | None = None,
+) -> AnnotatedEnergies:
+    """Annotate texts with ``model`` (eq. 8 at ``threshold``, default the model's)."""
+    h = resolve_threshold(model, threshold)
+    return score_texts(model, texts, batch_size).annotate(model.labels, h, raw)

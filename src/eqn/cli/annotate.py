@@ -1,0 +1,135 @@
+"""``eqn annotate``: texts, stdin, files and folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from eqn.cli.common import ModelOpt, ProgressOpt, console, err_console, fail, reporting_errors
+from eqn.core.annotation import AnnotatedEnergies
+
+NAME = "annotate"
+
+
+def render(batch: AnnotatedEnergies, top: int = 5) -> None:
+    """A readable terminal view: each text with its top emotions as bars."""
+    for row, text in enumerate(batch.texts):
+        if batch.empty[row]:
+            console.print("[yellow](empty text: all energies 0)[/]\n")
+            continue
+        table = Table(title=escape(text[:100]), title_justify="left", show_edge=False)
+        table.add_column("emotion")
+        table.add_column("energy", justify="right")
+        table.add_column("0 ........ 10", no_wrap=True)
+        macro = batch.macro_emotion(row)
+        pairs = zip(batch.labels, batch.energies[row], strict=True)
+        energies = sorted(pairs, key=lambda pair: -pair[1])
+        for rank, (label, value) in enumerate(energies[:top]):
+            if value <= 0 and rank > 0:
+                break
+            style = "bold magenta" if label == macro else "cyan"
+            bar = "█" * int(round(value * 2)) + ("▌" if (value * 2) % 1 >= 0.5 else "")
+            table.add_row(f"[{style}]{escape(label)}[/]", f"{value:.2f}", f"[{style}]{bar}[/]")
+        console.print(table)
+        micro = ", ".join(f"{label} {e:.2f}" for label, e in batch.micro_emotions(row))
+        flag = f"  [yellow]({batch.flags[row]})[/]" if batch.flags and batch.flags[row] else ""
+        console.print(
+            f"macro-emotion: [bold magenta]{escape(macro or '-')}[/]  "
+            f"micro-emotions: {escape(micro or 'none above the threshold')}{flag}\n"
+        )
+
+
+@reporting_errors
+def command(
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="CSV/TSV/JSONL/Parquet files or folders; '-' reads one text per line from stdin."
+        ),
+    ] = None,
+    text: Annotated[
+        list[str] | None, typer.Option("--text", "-t", help="A text to annotate (repeatable).")
+    ] = None,
+    model_path: ModelOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file, or folder for several inputs (default: NAME.eqn.FORMAT).",
+        ),
+    ] = None,
+    text_col: Annotated[str, typer.Option("--text-col", help="Column holding the text.")] = "text",
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Threshold h for micro-emotions, 0-10 (default: the model's tuned h)."),
+    ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Keep unthresholded energies in the columns.")
+    ] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="Output format: csv, tsv, jsonl or parquet (default: the input's)."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run without redoing rows.")
+    ] = False,
+    in_place: Annotated[
+        bool, typer.Option("--in-place", help="Replace the input file with its annotation.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    chunk_rows: Annotated[int, typer.Option(help="Rows per streamed chunk.")] = 4096,
+    top: Annotated[int, typer.Option(help="Emotions shown per text in the terminal view.")] = 5,
+    progress: ProgressOpt = True,
+) -> None:
+    """Annotate texts with an energy per emotion, the macro-emotion and micro-emotions."""
+    from eqn.annotation.files import annotate_paths, write_frame
+    from eqn.annotation.texts import AnnotationSummary, resolve_threshold, score_texts
+    from eqn.data.readers import ANNOTATION_FORMATS, detect_format
+    from eqn.model.estimator import load
+
+    if not inputs and not text:
+        fail("give files, folders, '-' for stdin, or --text \"...\"")
+    model = load(model_path)
+    h = resolve_threshold(model, threshold)
+    texts = list(text or [])
+    files = [i for i in inputs or [] if i != "-"]
+    if inputs and "-" in inputs:
+        texts += [line.rstrip("\n") for line in sys.stdin]
+    if texts:
+        scored = score_texts(model, texts)  # scored once, shown or written below
+        if output is not None and not files:
+            out_fmt = detect_format(output, fmt, allowed=ANNOTATION_FORMATS)
+            if output.exists() and not force:
+                fail(f"{output} already exists", "--force")
+            batch = scored.annotate(model.labels, h, raw)
+            write_frame(batch.frame(), output, out_fmt)
+            err_console.print(f"wrote {output}: {AnnotationSummary.of(batch).line()}", markup=False)
+        else:
+            # The terminal shows every energy as a bar; micro-emotions stay thresholded.
+            render(scored.annotate(model.labels, h, raw=True), top)
+    if files:
+        summary = annotate_paths(
+            model,
+            files,
+            output,
+            text_col=text_col,
+            threshold=threshold,
+            raw=raw,
+            fmt=fmt,
+            chunk_rows=chunk_rows,
+            resume=resume,
+            in_place=in_place,
+            force=force,
+            progress=progress,
+        )
+        for path in summary.outputs:
+            err_console.print(f"wrote {path}", markup=False)
+        err_console.print(summary.line(), markup=False)

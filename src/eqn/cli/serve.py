@@ -1,0 +1,45 @@
+"""``eqn serve``: the HTTP API and the web page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from eqn.cli.common import ModelOpt, fail, reporting_errors
+
+NAME = "serve"
+
+
+@reporting_errors
+def command(
+    model_path: ModelOpt = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    max_texts: Annotated[int, typer.Option(help="Most texts per request (413 above).")] = 64,
+    max_text_chars: Annotated[
+        int, typer.Option(help="Longest text in characters (422 above).")
+    ] = 5000,
+    max_batch: Annotated[int, typer.Option(help="Most texts in one micro-batch.")] = 256,
+    inference_batch: Annotated[
+        int, typer.Option(help="Length-sorted sub-batch size within a micro-batch.")
+    ] = 32,
+    max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest CSV upload, in MiB.")] = 10.0,
+) -> None:
+    """Serve the HTTP API (/v1/annotate, /v1/labels, /v1/model, /healthz) and the web page."""
+    try:
+        import uvicorn
+
+        from eqn.service import ServiceLimits, create_app
+    except ImportError:
+        fail("eqn serve needs the serve extra: pip install 'eqn[serve]'")
+    limits = ServiceLimits(
+        max_texts=max_texts,
+        max_text_chars=max_text_chars,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        inference_batch=inference_batch,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+    )
+    uvicorn.run(create_app(model_path=model_path, limits=limits), host=host, port=port)

@@ -1,0 +1,176 @@
+"""``eqn train``: CoEQN (Model 1), relabelling, EQN (Model 2) and the baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from eqn.cli.common import (
+    DatasetArg,
+    DatasetOptions,
+    ProgressOpt,
+    console,
+    fail,
+    parse_key_values,
+    reporting_errors,
+    with_dataset_options,
+)
+
+NAME = "train"
+
+# Backbone options with a flag of their own.
+BACKBONE_FLAGS = {
+    "model_name_or_path": "--model-name",
+    "finetune": "--finetune",
+    "pooling": "--pooling",
+    "max_length": "--max-length",
+}
+
+
+def parse_stages(stage: str, multilabel: bool) -> list[str]:
+    from eqn.experiments.pipeline import PIPELINE, STAGES
+
+    stages: list[str] = []
+    for part in (p.strip() for p in stage.split(",") if p.strip()):
+        if part == "all":
+            stages += PIPELINE
+        elif part == "baseline":
+            stages.append("M" if multilabel else "S")
+        elif part in STAGES:
+            stages.append(part)
+        else:
+            fail(f"unknown stage {part!r}; use all, baseline, or {', '.join(STAGES)}", "--stage")
+    return stages
+
+
+def backbone_options(backbone: str, pairs: list[str], named: dict[str, Any]) -> dict[str, Any]:
+    """Options from ``--option key=value`` and the named flags that were given."""
+    from eqn.backbones import backbone_class
+
+    options = parse_key_values(pairs, "--option")
+    fields = backbone_class(backbone).Options.__dataclass_fields__
+    for key, value in named.items():
+        if value is None:
+            continue
+        if key not in fields:
+            fail(f"backbone {backbone!r} has no option {key!r}", BACKBONE_FLAGS[key])
+        options[key] = value
+    return options
+
+
+def results_table(title: str, record: dict[str, Any], stages: list[str]) -> Table:
+    from eqn.core.metrics import headline
+
+    table = Table(title=escape(title))
+    table.add_column("model")
+    columns = ["dev_tuned_macro_f1", "topk_macro_f1", "topk_hit_rate", "accuracy_by_max"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_column("train s", justify="right")
+    for name in stages:
+        result = record["stages"].get(name, {})
+        if "metrics" in result:
+            row = headline(result["metrics"]["test"])
+            table.add_row(
+                name,
+                *(f"{row.get(c, float('nan')):.4f}" for c in columns),
+                f"{result['train_seconds']:.0f}",
+            )
+    return table
+
+
+@with_dataset_options
+@reporting_errors
+def command(
+    dataset: DatasetArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for models and run.json.")],
+    stage: Annotated[
+        str,
+        typer.Option(
+            help="Stages, comma-separated: all (coeqn,relabel,eqn), coeqn, relabel, eqn, "
+            "S, M, or baseline (S for single-label data, M for multi-label)."
+        ),
+    ] = "all",
+    backbone: Annotated[
+        str, typer.Option(help="ann, cnn, lstm, textcnn or transformer.")
+    ] = "transformer",
+    model_name: Annotated[
+        str | None, typer.Option(help="transformer: Hugging Face name or local folder.")
+    ] = None,
+    finetune: Annotated[str | None, typer.Option(help="transformer: full, lora or frozen.")] = None,
+    pooling: Annotated[str | None, typer.Option(help="transformer: mean or cls.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens (or words) per text.")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option(help="Backbone option key=value (repeatable).")
+    ] = None,
+    loss: Annotated[str, typer.Option(help="EQN loss: mse (the paper's) or bce.")] = "mse",
+    imbalance: Annotated[
+        str, typer.Option(help="none, pos_weight, oversample or undersample.")
+    ] = "pos_weight",
+    epochs: Annotated[int, typer.Option(help="Epochs per model.")] = 2,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
+    lr: Annotated[float | None, typer.Option(help="Learning rate (backbone default).")] = None,
+    head_lr: Annotated[float | None, typer.Option(help="Head learning rate.")] = None,
+    warm_start: Annotated[
+        bool, typer.Option(help="Model 2 starts from Model 1's weights, not the pretrained ones.")
+    ] = False,
+    relabel_folds: Annotated[
+        int,
+        typer.Option(
+            help="1: relabel with Model 1 (the paper). K >= 2: relabel out of fold, each "
+            "text scored by a Model 1 trained on the other K-1 folds."
+        ),
+    ] = 1,
+    resume: Annotated[
+        bool, typer.Option(help="Reuse finished stages; continue from checkpoints.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace existing models and outputs.")] = False,
+    max_train: Annotated[int | None, typer.Option(help="Quick mode: train on a subset.")] = None,
+    max_eval: Annotated[int | None, typer.Option(help="Quick mode: dev/test subsets.")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many steps, leaving a checkpoint.")
+    ] = None,
+    progress: ProgressOpt = True,
+    data: DatasetOptions = DatasetOptions(),
+) -> None:
+    """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
+    from eqn.experiments.pipeline import run_pipeline
+    from eqn.model.config import ModelConfig
+
+    splits = data.load(dataset).limit(max_train, max_eval, data.seed)
+    named = {
+        "model_name_or_path": model_name,
+        "finetune": finetune,
+        "pooling": pooling,
+        "max_length": max_length,
+    }
+    config = ModelConfig(
+        backbone=backbone,
+        backbone_options=backbone_options(backbone, option or [], named),
+        loss=loss,
+        imbalance=imbalance,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=lr,
+        head_learning_rate=head_lr,
+        seed=data.seed,
+    )
+    stages = parse_stages(stage, splits.train.is_multilabel)
+    record = run_pipeline(
+        splits,
+        config,
+        out,
+        stages,
+        warm_start=warm_start,
+        force=force,
+        resume=resume,
+        max_steps=max_steps,
+        progress=progress,
+        relabel_folds=relabel_folds,
+    )
+    console.print(results_table(f"{dataset}: test split", record, stages))
+    console.print(f"run record: {out / 'run.json'}", markup=False)

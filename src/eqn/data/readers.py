@@ -1,0 +1,461 @@
+"""Readers: every labelled file format, used by training, evaluation and the service.
+
+Readers accept CSV, TSV, TXT (with a separator), JSONL and Parquet through
+:class:`ReaderOptions`; the GoEmotions and 6emotions formats are two
+configurations of it. Each returns a :class:`~eqn.data.table.Dataset` or raises
+an :class:`~eqn.errors.InputError` that names the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from eqn.data.splits import stratified_split
+from eqn.data.table import (
+    SPLITS,
+    Dataset,
+    DatasetSplits,
+    ReadReport,
+    check_label_names,
+    sorted_label_names,
+)
+from eqn.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "txt",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
+ANNOTATION_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_MAX_LISTED_ROWS = 10
+
+LabelFormat = Literal["auto", "names", "ids"]
+OnEmpty = Literal["error", "drop"]
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """How to read one tabular file. Named datasets are fixed configurations of this."""
+
+    text_col: str = "text"
+    label_col: str = "labels"
+    label_sep: str | None = ","
+    label_format: LabelFormat = "auto"
+    fmt: Literal["auto", "csv", "tsv", "txt", "jsonl", "parquet"] = "auto"
+    sep: str | None = None
+    header: bool = True
+    column_names: tuple[str, ...] | None = None
+    quoting: Literal["minimal", "none"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.label_format not in ("auto", "names", "ids"):
+            raise InputError(
+                f"label_format must be 'auto', 'names' or 'ids', got {self.label_format!r}"
+            )
+        if not self.header and not self.column_names:
+            raise InputError("a file without a header needs column_names, e.g. ('text', 'labels')")
+        if self.column_names is not None:
+            object.__setattr__(self, "column_names", tuple(self.column_names))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------
+# Label names
+
+
+def read_label_names(source: str | os.PathLike[str] | Sequence[str]) -> tuple[str, ...]:
+    """Label names from a list, or from a text file with one name per line."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"label file {path} does not exist; give one name per line")
+        names = tuple(line.strip() for line in _decode(path.read_bytes(), path)[0].splitlines())
+        names = tuple(name for name in names if name)
+        check_label_names(names, source=str(path))
+        return names
+    names = tuple(str(name) for name in source)
+    check_label_names(names)
+    return names
+
+
+# ---------------------------------------------------------------------------
+# Reading raw rows
+
+
+@dataclass
+class _RawRows:
+    """Texts and label tokens as read, before label names are resolved."""
+
+    path: Path
+    texts: list[str]
+    tokens: list[list[str]]
+    lines: list[int]
+    report: ReadReport
+
+
+def _decode(raw: bytes, path: Path) -> tuple[str, int]:
+    """Decode UTF-8; undecodable bytes become U+FFFD and are counted, never fatal."""
+    try:
+        return raw.decode("utf-8-sig"), 0
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8-sig", errors="replace")
+        replaced = text.count("\ufffd") - raw.count("\ufffd".encode())
+        logger.warning(
+            "%s: %d undecodable byte sequence(s) were replaced with U+FFFD", path, replaced
+        )
+        return text, replaced
+
+
+def _detect_format(path: Path, options: ReaderOptions) -> str:
+    return detect_format(path, None if options.fmt == "auto" else options.fmt)
+
+
+def _read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[int], int]:
+    """The file as a DataFrame of strings, the file line of each row, replaced bytes."""
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file")
+    fmt = _detect_format(path, options)
+    if fmt == "parquet":
+        frame = pd.read_parquet(path)
+        if frame.empty:
+            raise InputError(f"{path} is empty: it has no rows")
+        return frame, list(range(1, len(frame) + 1)), 0
+
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputError(f"{path} is empty: it has no rows")
+    text, replaced = _decode(raw, path)
+
+    if fmt == "jsonl":
+        records, lines = [], []
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(
+                    f"{path}, line {line_no}: not valid JSON ({error.msg}); "
+                    "JSONL needs one JSON object per line"
+                ) from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}, line {line_no}: expected a JSON object, got {record!r}")
+            records.append(record)
+            lines.append(line_no)
+        return pd.DataFrame.from_records(records), lines, replaced
+
+    sep = options.sep or {"csv": ",", "tsv": "\t"}.get(fmt)
+    if sep is None:
+        raise InputError(f"{path}: a .txt file needs a field separator, e.g. ';'", parameter="sep")
+    quoting = options.quoting or ("minimal" if fmt == "csv" else "none")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=0 if options.header else None,
+            names=list(options.column_names) if not options.header else None,
+            dtype=str,
+            keep_default_na=False,
+            quoting=csv.QUOTE_MINIMAL if quoting == "minimal" else csv.QUOTE_NONE,
+            engine="c",
+            skip_blank_lines=True,
+        )
+    except pd.errors.ParserError as error:
+        raise InputError(
+            f"{path}: malformed line: {error}. Check the separator ({sep!r}) and quoting "
+            f"({quoting!r}), or fix that line"
+        ) from None
+    first_line = 2 if options.header else 1
+    return frame, list(range(first_line, first_line + len(frame))), replaced
+
+
+def _is_empty_text(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return not str(value).strip()
+
+
+def _label_tokens(value: Any, sep: str | None) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    if isinstance(value, (int, np.integer)):
+        return [str(int(value))]
+    tokens = str(value).split(sep) if sep else [str(value)]
+    return [token.strip() for token in tokens if token.strip()]
+
+
+def missing_column_error(
+    column: str, found: Iterable[Any], path: Path | str, parameter: str = "text_col"
+) -> InputError:
+    """The error for a missing column: it names the columns that were found."""
+    found_list = ", ".join(repr(str(c)) for c in found) or "(none)"
+    return InputError(
+        f"column {column!r} not found in {path}; found columns: {found_list}. "
+        f"Set {parameter} to one of them",
+        parameter=parameter,
+    )
+
+
+def _read_rows(path: Path, options: ReaderOptions, on_empty: OnEmpty) -> _RawRows:
+    if on_empty not in ("error", "drop"):
+        raise InputError(f"on_empty must be 'error' or 'drop', got {on_empty!r}")
+    frame, lines, replaced = _read_frame(path, options)
+    for column, parameter in ((options.text_col, "text_col"), (options.label_col, "label_col")):
+        if column not in frame.columns:
+            raise missing_column_error(column, frame.columns, path, parameter)
+
+    raw_texts = frame[options.text_col].tolist()
+    empty = [i for i, value in enumerate(raw_texts) if _is_empty_text(value)]
+    if empty and on_empty == "error":
+        shown = ", ".join(str(lines[i]) for i in empty[:_MAX_LISTED_ROWS])
+        more = f" and {len(empty) - _MAX_LISTED_ROWS} more" if len(empty) > _MAX_LISTED_ROWS else ""
+        raise InputError(
+            f"{path}: {len(empty)} empty or missing text(s) at line(s) {shown}{more}. "
+            "Fix them, or drop them with on_empty='drop'",
+            parameter="drop_empty",
+        )
+    if empty:
+        logger.warning("%s: dropped %d empty or missing text(s)", path, len(empty))
+    keep = sorted(set(range(len(raw_texts))) - set(empty))
+    raw_labels = frame[options.label_col].tolist()
+    tokens = [_label_tokens(raw_labels[i], options.label_sep) for i in keep]
+    report = ReadReport(
+        path=str(path),
+        rows_read=len(raw_texts),
+        dropped_empty_lines=tuple(lines[i] for i in empty),
+        replaced_bytes=replaced,
+        rows_without_labels=sum(1 for t in tokens if not t),
+    )
+    return _RawRows(
+        path=path,
+        texts=[str(raw_texts[i]) for i in keep],
+        tokens=tokens,
+        lines=[lines[i] for i in keep],
+        report=report,
+    )
+
+
+def _uses_ids(rows: Sequence[_RawRows], options: ReaderOptions) -> bool:
+    if options.label_format != "auto":
+        return options.label_format == "ids"
+    tokens = [t for r in rows for row_tokens in r.tokens for t in row_tokens]
+    return bool(tokens) and all(_INTEGER.match(t) for t in tokens)
+
+
+def _build_dataset(rows: _RawRows, labels: tuple[str, ...], use_ids: bool, name: str) -> Dataset:
+    index = {label: i for i, label in enumerate(labels)}
+    gold = np.zeros((len(rows.texts), len(labels)), dtype=bool)
+    for row, (row_tokens, line) in enumerate(zip(rows.tokens, rows.lines, strict=True)):
+        for token in row_tokens:
+            if use_ids:
+                if not _INTEGER.match(token):
+                    raise InputError(
+                        f"{rows.path}, line {line}: label {token!r} is not an integer id, "
+                        "but this file's labels are read as ids (label_format='ids')"
+                    )
+                label_id = int(token)
+                if not 0 <= label_id < len(labels):
+                    raise InputError(
+                        f"{rows.path}, line {line}: label id {label_id} is out of range; "
+                        f"there are {len(labels)} labels (ids 0-{len(labels) - 1})"
+                    )
+                gold[row, label_id] = True
+            else:
+                if token not in index:
+                    raise InputError(
+                        f"{rows.path}, line {line}: unknown label {token!r}; known labels: "
+                        f"{', '.join(labels)}. Set labels= to the full label list",
+                        parameter="labels",
+                    )
+                gold[row, index[token]] = True
+    return Dataset(rows.texts, labels, gold, name=name, reports=(rows.report,))
+
+
+def _resolve_labels(
+    rows: Sequence[_RawRows],
+    labels: str | os.PathLike[str] | Sequence[str] | None,
+    use_ids: bool,
+) -> tuple[str, ...]:
+    if labels is not None:
+        return read_label_names(labels)
+    if use_ids:
+        highest = max((int(t) for r in rows for ts in r.tokens for t in ts), default=-1)
+        names = tuple(str(i) for i in range(highest + 1))
+        logger.warning(
+            "labels are integer ids and no label names were given; naming them %s..%s. "
+            "Set labels= to name them",
+            names[0] if names else "",
+            names[-1] if names else "",
+        )
+        if not names:
+            raise InputError(
+                "no labels found in the data; set labels= to the label names", parameter="labels"
+            )
+        return names
+    names = sorted_label_names(t for r in rows for t in r.tokens)
+    if not names:
+        raise InputError(
+            f"no labels found in the label column of {rows[0].path}; check the label column "
+            "and the label separator",
+            parameter="label_col",
+        )
+    return names
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    options: ReaderOptions | None = None,
+    labels: str | os.PathLike[str] | Sequence[str] | None = None,
+    on_empty: OnEmpty = "error",
+    name: str | None = None,
+) -> Dataset:
+    """Read one labelled CSV/TSV/TXT/JSONL/Parquet file into a :class:`Dataset`.
+
+    Labels may be names or integer ids, one or several per row (split on
+    ``options.label_sep``). Label names come from ``labels`` (a list or a file of
+    one name per line) or, failing that, from the data (sorted).
+    """
+    options = options or ReaderOptions()
+    rows = _read_rows(Path(path), options, on_empty)
+    use_ids = _uses_ids([rows], options)
+    names = _resolve_labels([rows], labels, use_ids)
+    return _build_dataset(rows, names, use_ids, name or Path(path).stem)
+
+
+def load_files(
+    train: str | os.PathLike[str],
+    dev: str | os.PathLike[str] | None = None,
+    test: str | os.PathLike[str] | None = None,
+    options: ReaderOptions | None = None,
+    labels: str | os.PathLike[str] | Sequence[str] | None = None,
+    on_empty: OnEmpty = "error",
+    seed: int = 0,
+    dev_size: float = 0.1,
+    test_size: float = 0.1,
+    name: str | None = None,
+) -> DatasetSplits:
+    """Read train (and optionally dev/test) files over one shared label set.
+
+    Missing dev or test splits are carved out of train by a seeded, stratified
+    split, and how they were made is kept in ``split_info``.
+    """
+    options = options or ReaderOptions()
+    paths = {"train": train, "dev": dev, "test": test}
+    rows = {split: _read_rows(Path(p), options, on_empty) for split, p in paths.items() if p}
+    use_ids = _uses_ids(list(rows.values()), options)
+    names = _resolve_labels(list(rows.values()), labels, use_ids)
+    dataset_name = name or Path(train).stem
+    parts = {
+        split: _build_dataset(r, names, use_ids, f"{dataset_name}:{split}")
+        for split, r in rows.items()
+    }
+    info: dict[str, Any] = {"method": "given", "files": {s: str(p) for s, p in paths.items() if p}}
+    if "dev" not in parts or "test" not in parts:
+        missing = [s for s in ("dev", "test") if s not in parts]
+        sizes = {
+            "dev": dev_size if "dev" in missing else 0.0,
+            "test": test_size if "test" in missing else 0.0,
+        }
+        new_train, new_dev, new_test, method = stratified_split(
+            parts["train"], dev_size=sizes["dev"], test_size=sizes["test"], seed=seed
+        )
+        parts["train"] = new_train
+        parts.setdefault("dev", new_dev)
+        parts.setdefault("test", new_test)
+        info.update({"method": method, "seed": seed, "carved_from_train": missing, **sizes})
+    info["sizes"] = {s: len(parts[s]) for s in SPLITS}
+    return DatasetSplits(parts["train"], parts["dev"], parts["test"], info)
+
+
+# ---------------------------------------------------------------------------
+# Files to annotate, read in chunks
+
+
+def detect_format(path: Path, fmt: str | None = None, allowed: tuple[str, ...] = FORMATS) -> str:
+    """The file format: ``fmt`` when given (checked), else from the suffix."""
+    if fmt:
+        if fmt not in allowed:
+            raise InputError(
+                f"unknown format {fmt!r}; choose one of {', '.join(allowed)}", parameter="format"
+            )
+        return fmt
+    found = SUFFIX_FORMATS.get(path.suffix.lower())
+    if found is None or found not in allowed:
+        suffixes = ", ".join(s for s, f in SUFFIX_FORMATS.items() if f in allowed)
+        raise InputError(
+            f"cannot tell the format of {path} from its suffix {path.suffix!r}; use one of "
+            f"{suffixes}, or name the format",
+            parameter="format",
+        )
+    return found
+
+
+def iter_chunks(
+    path: Path, fmt: str, chunk_rows: int, skip_rows: int = 0
+) -> Iterator[pd.DataFrame]:
+    """The input as DataFrame chunks of strings, starting after ``skip_rows`` rows."""
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty: it has no rows")
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        seen = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            frame = batch.to_pandas()
+            if seen + len(frame) <= skip_rows:
+                seen += len(frame)
+                continue
+            yield frame.iloc[max(0, skip_rows - seen) :]
+            seen += len(frame)
+        return
+    if fmt == "jsonl":
+        reader = pd.read_json(path, lines=True, chunksize=chunk_rows, dtype=False)
+    else:
+        reader = pd.read_csv(
+            path,
+            sep="\t" if fmt == "tsv" else ",",
+            chunksize=chunk_rows,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[],
+            encoding_errors="replace",
+        )
+    # Rows are skipped after parsing: a quoted field may span lines, so line
+    # offsets would be wrong. Parsing is cheap next to the model.
+    seen = 0
+    try:
+        for frame in reader:
+            if seen + len(frame) <= skip_rows:
+                seen += len(frame)
+                continue
+            yield frame.iloc[max(0, skip_rows - seen) :]
+            seen += len(frame)
+    except (pd.errors.ParserError, ValueError) as error:
+        raise InputError(f"{path}: malformed input near row {seen + 1}: {error}") from None

@@ -1,0 +1,1 @@
+"""Experiments: the training pipeline, evaluation, comparisons, reports and plots."""

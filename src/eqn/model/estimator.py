@@ -1,0 +1,370 @@
+"""The estimator: ``EQN(...).fit(train, dev)``, ``.energies``, ``.predict``,
+``.annotate``, ``.relabel``, ``.save(dir)`` and ``EQN.load(dir)``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from eqn import __version__
+from eqn import backbones as B
+from eqn.core import energy as E
+from eqn.data.table import Dataset, check_label_names
+from eqn.errors import (
+    EqnError,
+    InputError,
+    ModelError,
+    NotFittedError,
+    OutputExistsError,
+)
+from eqn.io import atomic_directory
+from eqn.model.config import ModelConfig
+from eqn.model.network import EnergyModel
+from eqn.model.training import Trainer, predict_energies, seed_everything
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+LABELS_FILE = "labels.txt"
+WEIGHTS_FILE = "model.safetensors"
+MODEL_FORMAT = "eqn-model/1"
+
+
+DEFAULT_MODEL_NAME = "goemotions-minilm-eqn"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / DEFAULT_MODEL_NAME
+
+
+def _as_texts(texts: str | Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    return ["" if t is None else str(t) for t in texts]
+
+
+class EQN:
+    """An energy model over a fixed label set, estimator style.
+
+    Parameters are those of :class:`eqn.config.ModelConfig`; pass a config, keyword
+    arguments, or both (keywords override the config). Learned state ends in ``_``.
+
+    >>> model = EQN(backbone="lstm", epochs=3).fit(splits.train, splits.dev)   # doctest: +SKIP
+    >>> model.annotate("What a lovely surprise!")                              # doctest: +SKIP
+    """
+
+    def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
+        self.config = config.replace(**params) if config is not None else ModelConfig(**params)
+
+    # -- fitting -------------------------------------------------------------------
+    def fit(
+        self,
+        train: Dataset,
+        dev: Dataset | None = None,
+        targets: np.ndarray | None = None,
+        *,
+        warm_start_from: EQN | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+        max_steps: int | None = None,
+        progress: bool = True,
+    ) -> EQN:
+        """Train on ``train``, keeping the best epoch on ``dev``; returns ``self``.
+
+        ``targets`` are the energies to regress (default: full labels of
+        ``train``, eq. 1-2; pass relabelled energies for Model 2). With
+        ``warm_start_from`` training starts from that model's weights instead of
+        the pretrained ones.
+        """
+        config = self.config
+        if dev is not None and dev.labels != train.labels:
+            raise InputError("train and dev must share one label set, in the same order")
+        if targets is None:
+            targets = E.full_labels(train.gold, config.max_energy)
+        targets = np.asarray(targets, dtype=np.float32)
+        if targets.shape != train.gold.shape:
+            raise InputError(f"targets have shape {targets.shape}, expected {train.gold.shape}")
+        started = time.perf_counter()
+        seed_everything(config.seed)
+        model = self._build(train, warm_start_from)
+        dev_bundle = self._encoded(model, dev) if dev is not None else None
+        items = model.backbone.encode(train.texts)
+        trainer = Trainer(
+            model,
+            items,
+            [model.backbone.item_length(item) for item in items],
+            targets,
+            train.gold,
+            config,
+            dev=dev_bundle,
+            checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+            progress=progress,
+        )
+        result = trainer.fit(resume=resume, max_steps=max_steps)
+        # Learned state is set only now, once training has succeeded.
+        self.model_ = model
+        self.labels_ = tuple(train.labels)
+        self.history_ = result.state.history
+        self.best_epoch_ = result.state.best_epoch
+        self.interrupted_ = result.interrupted
+        self.warm_start_ = warm_start_from is not None
+        self.n_train_ = len(train)
+        self.train_seconds_ = result.state.seconds
+        self._tune_thresholds(dev, dev_bundle, progress)
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def _build(self, train: Dataset, warm_start_from: EQN | None) -> EnergyModel:
+        backbone = B.build(self.config.backbone, self.config.backbone_options)
+        backbone.prepare(train.texts)
+        model = EnergyModel(backbone, train.n_labels, self.config)
+        if warm_start_from is not None:
+            model.load_state_dict(warm_start_from._fitted().state_dict())
+        return model
+
+    @staticmethod
+    def _encoded(model: EnergyModel, dataset: Dataset) -> tuple[list[Any], list[int], np.ndarray]:
+        items = model.backbone.encode(dataset.texts)
+        return items, [model.backbone.item_length(i) for i in items], dataset.gold
+
+    def _tune_thresholds(self, dev: Dataset | None, bundle: Any, progress: bool) -> None:
+        """Annotation thresholds tuned on dev: one global (macro F1) and one per label."""
+        if dev is None or bundle is None:
+            self.threshold_ = self.config.max_energy / 2
+            self.label_thresholds_ = np.full(len(self.labels_), self.threshold_)
+            self.thresholds_tuned_on_ = None
+            return
+        items, lengths, gold = bundle
+        energies = self._on_scale(
+            predict_energies(
+                self.model_, items, lengths, self.config.eval_batch_size, progress, "dev"
+            )
+        )
+        grid = E.energy_grid_for(energies, self.config.max_energy)
+        self.threshold_ = E.tune_threshold(energies, gold, grid, keep_top=self.config.keep_top)
+        self.label_thresholds_ = E.tune_label_thresholds(energies, gold, grid)
+        self.thresholds_tuned_on_ = dev.name or "dev"
+
+    # -- inference -------------------------------------------------------------------
+    def _fitted(self) -> EnergyModel:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this EQN model is not fitted yet: call fit() or EQN.load()")
+        return self.model_
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        self._fitted()
+        return self.labels_
+
+    def _on_scale(self, energies: np.ndarray) -> np.ndarray:
+        """Energies clipped to [0, max_energy]: an unbounded (MSE) head can leave the scale."""
+        return np.clip(energies, 0.0, self.config.max_energy)
+
+    def encode(self, texts: Sequence[str]) -> tuple[list[Any], list[int]]:
+        """Tokenised items and their lengths, for :meth:`energies_of`."""
+        backbone = self._fitted().backbone
+        items = backbone.encode(list(texts))
+        return items, [backbone.item_length(item) for item in items]
+
+    def energies_of(
+        self,
+        items: Sequence[Any],
+        lengths: Sequence[int],
+        batch_size: int | None = None,
+        progress: bool = False,
+    ) -> np.ndarray:
+        """Energies of already tokenised items (see :meth:`encode`)."""
+        if not len(items):
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        raw = predict_energies(
+            self._fitted(), items, lengths, batch_size or self.config.eval_batch_size, progress
+        )
+        return self._on_scale(raw)
+
+    def energies(
+        self, texts: str | Sequence[str], batch_size: int | None = None, progress: bool = False
+    ) -> np.ndarray:
+        """Energies, shape (n_texts, n_labels), from 0 (absent) to ``max_energy`` (strongest)."""
+        items, lengths = self.encode(_as_texts(texts))
+        return self.energies_of(items, lengths, batch_size, progress)
+
+    def predict(
+        self,
+        texts: str | Sequence[str],
+        k: int | None = None,
+        threshold: float | Sequence[float] | None = None,
+    ) -> list[list[str]]:
+        """Label names per text: the top ``k``, or those at or above ``threshold``.
+
+        With neither, the model's tuned threshold is used (multi-label data,
+        keeping the top label) or max() (single-label data).
+        """
+        energies = self.energies(texts)
+        if k is not None:
+            prediction = E.classify_top_k(energies, k)
+        elif threshold is not None:
+            prediction = E.classify_threshold(energies, threshold, keep_top=self.config.keep_top)
+        elif self.config.objective == "S":
+            prediction = E.classify_max(energies)
+        else:
+            prediction = E.classify_threshold(energies, self.threshold_, self.config.keep_top)
+        return [[self.labels_[j] for j in np.flatnonzero(row)] for row in prediction]
+
+    def annotate(
+        self,
+        texts: str | Sequence[str],
+        threshold: float | None = None,
+        raw: bool = False,
+    ) -> pd.DataFrame:
+        """One row per text: an energy column per label (2 decimals), the macro-emotion
+        (top label), the micro-emotions (other labels at or above the threshold h) and
+        ``eqn_flag``. See :func:`eqn.annotation.annotate_texts` for the records."""
+        from eqn.annotation.texts import annotate_texts
+
+        return annotate_texts(self, _as_texts(texts), threshold, raw).frame()
+
+    def relabel(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
+        """Label regression (eq. 3) of ``dataset`` with this model's energies."""
+        if dataset.labels != self.labels:
+            raise InputError("the dataset's labels differ from the model's")
+        return E.label_regression(
+            dataset.gold, self.energies(dataset.texts, progress=progress), self.config.max_energy
+        )
+
+    # -- persistence -------------------------------------------------------------------
+    def state_summary(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "eqn_version": __version__,
+            "config": self.config.to_dict(),
+            "labels": list(self.labels_),
+            "thresholds": {
+                "global": float(self.threshold_),
+                "per_label": {
+                    label: float(t)
+                    for label, t in zip(self.labels_, self.label_thresholds_, strict=True)
+                },
+                "tuned_on": self.thresholds_tuned_on_,
+            },
+            "fit": {
+                "best_epoch": getattr(self, "best_epoch_", None),
+                "history": getattr(self, "history_", []),
+                "n_train": getattr(self, "n_train_", None),
+                "warm_start": getattr(self, "warm_start_", False),
+                "train_seconds": getattr(self, "train_seconds_", None),
+            },
+        }
+
+    def save(self, directory: str | os.PathLike[str], force: bool = False) -> Path:
+        """Write ``config.json``, ``labels.txt``, safetensors weights and backbone assets.
+
+        The folder is written beside the target and renamed into place, so a
+        failure leaves no half-written model. An existing folder is only
+        replaced with ``force``.
+        """
+        model = self._fitted()
+        target = Path(directory)
+        if target.exists() and any(target.iterdir()) and not force:
+            raise OutputExistsError(
+                f"{target} already exists; pass force=True to replace it", parameter="force"
+            )
+        with atomic_directory(target) as staging:
+            (staging / CONFIG_FILE).write_text(
+                json.dumps(self.state_summary(), indent=2), encoding="utf-8"
+            )
+            (staging / LABELS_FILE).write_text("\n".join(self.labels_) + "\n", encoding="utf-8")
+            weights = {
+                k: v.detach().contiguous().clone() for k, v in model.weights_to_save().items()
+            }
+            save_file(weights, str(staging / WEIGHTS_FILE), metadata={"format": MODEL_FORMAT})
+            model.backbone.save_assets(staging)
+        logger.info("model saved to %s", target)
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> EQN:
+        """Load a model saved by :meth:`save`; energies are bit-identical."""
+        source = Path(directory)
+        config_path = source / CONFIG_FILE
+        if not config_path.is_file():
+            raise ModelError(f"{source} is not an eqn model folder: it has no {CONFIG_FILE}")
+        summary = _read_summary(config_path)
+        try:
+            config = ModelConfig.from_dict(summary["config"])
+            labels = tuple(summary["labels"])
+            check_label_names(labels, source=str(config_path))
+            thresholds = summary["thresholds"]
+            threshold = float(thresholds["global"])
+            label_thresholds = np.array([thresholds["per_label"][label] for label in labels])
+        except (KeyError, TypeError, ValueError, EqnError) as error:
+            raise ModelError(f"{config_path} is not a valid eqn model config: {error}") from None
+        torch.manual_seed(config.seed)
+        backbone = B.build(config.backbone, config.backbone_options)
+        backbone.load_assets(source)
+        model = EnergyModel(backbone, len(labels), config)
+        _load_weights(model, source / WEIGHTS_FILE)
+        model.eval()
+        estimator = cls(config)
+        estimator.model_ = model
+        estimator.labels_ = labels
+        estimator.threshold_ = threshold
+        estimator.label_thresholds_ = label_thresholds
+        estimator.thresholds_tuned_on_ = thresholds.get("tuned_on")
+        fit = summary.get("fit", {})
+        estimator.history_ = fit.get("history", [])
+        estimator.best_epoch_ = fit.get("best_epoch")
+        estimator.n_train_ = fit.get("n_train")
+        estimator.warm_start_ = fit.get("warm_start", False)
+        estimator.train_seconds_ = fit.get("train_seconds")
+        return estimator
+
+
+def _read_summary(config_path: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{config_path} cannot be read as JSON: {error}") from None
+    if not isinstance(summary, dict) or summary.get("format") != MODEL_FORMAT:
+        found = summary.get("format") if isinstance(summary, dict) else type(summary).__name__
+        raise ModelError(f"{config_path} has format {found!r}; expected {MODEL_FORMAT!r}")
+    return summary
+
+
+def _load_weights(model: EnergyModel, path: Path) -> None:
+    """Load safetensors weights into ``model``, refusing a damaged or mismatched file."""
+    if not path.is_file():
+        raise ModelError(f"{path} is missing: the model folder is incomplete")
+    try:
+        weights = load_file(str(path))
+    except Exception as error:  # safetensors raises its own types for damaged files
+        raise ModelError(
+            f"{path} is damaged or truncated ({error}); save the model again"
+        ) from None
+    expected_missing = set(model.state_dict()) - set(model.weights_to_save())
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as error:
+        raise ModelError(f"{path} does not match the model: {error}") from None
+    if unexpected or set(missing) - expected_missing:
+        raise ModelError(
+            f"{path} does not match the model: missing "
+            f"{sorted(set(missing) - expected_missing)[:5]}, unexpected {unexpected[:5]}"
+        )
+
+
+def load(path: str | os.PathLike[str] | None = None) -> EQN:
+    """Load a saved model; with no path, the default GoEmotions EQN model shipped with eqn."""
+    target = Path(path) if path is not None else DEFAULT_MODEL_DIR
+    if path is None and not (target / CONFIG_FILE).is_file():
+        raise ModelError(
+            f"the default model is missing from {target}; reinstall eqn, or load a model "
+            "folder made by training"
+        )
+    return EQN.load(target)

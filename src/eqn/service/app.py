@@ -1,0 +1,333 @@
+"""The HTTP API (FastAPI) and the web page for interactive annotation.
+
+Requests go through the same functions as the CLI and the Python API: texts are
+scored by :func:`eqn.annotation.texts.score_texts` and annotated by eq. 8 in
+:mod:`eqn.core.annotation`. Concurrent requests are micro-batched: texts waiting
+at most ``max_wait_ms`` are scored together, up to ``max_batch`` texts, in a
+worker thread, so the event loop stays responsive and throughput under load
+nears the batch path. Library errors become 4xx answers with the same message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from eqn import __version__
+from eqn.annotation.texts import (
+    AnnotationSummary,
+    ScoredTexts,
+    annotate_texts,
+    resolve_threshold,
+    score_texts,
+)
+from eqn.core.annotation import MAX_ENERGY
+from eqn.errors import ConfigError, EqnError, ModelError
+from eqn.model.estimator import EQN
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Request limits and batching settings, validated once."""
+
+    max_texts: int = 64
+    max_text_chars: int = 5000
+    # A micro-batch takes whatever is waiting, up to max_batch texts, and scores it in
+    # length-sorted sub-batches of inference_batch, so little compute goes to padding.
+    max_batch: int = 256
+    inference_batch: int = 32
+    max_wait_ms: float = 5.0
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        names = ("max_texts", "max_text_chars", "max_batch", "inference_batch", "max_upload_bytes")
+        for name in names:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_wait_ms < 0:
+            raise ConfigError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+
+
+class AnnotateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    texts: list[str] = Field(min_length=1, description="Texts to annotate.")
+    threshold: float | None = Field(
+        None, ge=0, le=MAX_ENERGY, allow_inf_nan=False, description="Micro-emotion threshold h."
+    )
+    raw: bool = Field(False, description="Return unthresholded energies.")
+
+
+class MicroEmotion(BaseModel):
+    label: str
+    energy: float
+
+
+class TextAnnotation(BaseModel):
+    text: str
+    energies: dict[str, float]
+    macro_emotion: str
+    micro_emotions: list[MicroEmotion]
+    flag: str = ""
+
+
+class AnnotateResponse(BaseModel):
+    threshold: float
+    results: list[TextAnnotation]
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+class MicroBatcher:
+    """Collects texts from concurrent requests and scores them together."""
+
+    def __init__(self, model: EQN, limits: ServiceLimits) -> None:
+        self.model = model
+        self.limits = limits
+        self.queue: asyncio.Queue[tuple[list[str], asyncio.Future[ScoredTexts]]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def score(self, texts: list[str]) -> ScoredTexts:
+        future: asyncio.Future[ScoredTexts] = asyncio.get_running_loop().create_future()
+        await self.queue.put((texts, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self.queue.get()
+            pending = [first]
+            size = len(first[0])
+            deadline = loop.time() + self.limits.max_wait_ms / 1000
+            while size < self.limits.max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), timeout)
+                except asyncio.TimeoutError:
+                    break
+                pending.append(item)
+                size += len(item[0])
+            texts = [text for batch, _ in pending for text in batch]
+            try:
+                scored = await loop.run_in_executor(None, self._score, texts)
+            except Exception as error:  # a failed batch fails its requests, not the worker
+                for _, future in pending:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            self.batches += 1
+            offset = 0
+            for batch, future in pending:
+                if not future.done():
+                    future.set_result(scored.rows(offset, offset + len(batch)))
+                offset += len(batch)
+
+    def _score(self, texts: list[str]) -> ScoredTexts:
+        return score_texts(self.model, texts, batch_size=self.limits.inference_batch)
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("eqn.service") / "static"))
+
+
+def create_app(
+    model: EQN | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    limits: ServiceLimits | None = None,
+) -> FastAPI:
+    """The FastAPI app. Give a loaded ``model``, or a ``model_path`` (None: the default
+    model) to load once at start-up; ``/healthz`` reports ready only after that."""
+    limits = limits or ServiceLimits()
+    state: dict[str, Any] = {"model": model, "batcher": None, "error": None}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state["model"] is None:
+            from eqn.model.estimator import load
+
+            try:
+                state["model"] = await asyncio.get_running_loop().run_in_executor(
+                    None, load, model_path
+                )
+            except Exception as error:  # reported by /healthz, not a crash
+                logger.error("could not load the model: %s", error)
+                state["error"] = str(error)
+        if state["model"] is not None:
+            state["batcher"] = MicroBatcher(state["model"], limits)
+            state["batcher"].start()
+        yield
+        if state["batcher"] is not None:
+            await state["batcher"].stop()
+
+    app = FastAPI(
+        title="eqn",
+        version=__version__,
+        description="Micro-emotion annotation with energy scores (EQN).",
+        lifespan=lifespan,
+    )
+    app.state.eqn = state
+    app.state.limits = limits
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, error: ServiceError) -> JSONResponse:
+        return JSONResponse({"error": error.message, **error.extra}, status_code=error.status)
+
+    @app.exception_handler(EqnError)
+    async def library_error(_: Request, error: EqnError) -> JSONResponse:
+        status = 503 if isinstance(error, ModelError) else 422
+        field = {"field": error.parameter} if error.parameter else {}
+        return JSONResponse({"error": str(error), **field}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = []
+        for item in error.errors():
+            where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+            problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
+        message = "invalid request: " + "; ".join(problems)
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in error.errors()]
+        return JSONResponse({"error": message, "detail": detail}, status_code=422)
+
+    def ready_model() -> EQN:
+        if state["model"] is None or state["batcher"] is None:
+            raise ServiceError(503, state["error"] or "the model is still loading; retry shortly")
+        return state["model"]
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        if state["batcher"] is None:
+            status = "error" if state["error"] else "loading"
+            return JSONResponse({"status": status, "error": state["error"]}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/v1/labels")
+    async def labels() -> dict[str, list[str]]:
+        return {"labels": list(ready_model().labels)}
+
+    @app.get("/v1/model")
+    async def model_info() -> dict[str, Any]:
+        loaded = ready_model()
+        summary = loaded.state_summary()
+        config = summary["config"]
+        return {
+            "eqn_version": __version__,
+            "backbone": config["backbone"],
+            "encoder": config["backbone_options"].get("model_name_or_path"),
+            "objective": config["objective"],
+            "loss": config["loss"],
+            "labels": summary["labels"],
+            "thresholds": summary["thresholds"],
+            "best_epoch": summary["fit"]["best_epoch"],
+            "limits": limits.__dict__,
+        }
+
+    @app.post("/v1/annotate", response_model=AnnotateResponse)
+    async def annotate(request: AnnotateRequest) -> AnnotateResponse:
+        loaded = ready_model()
+        if len(request.texts) > limits.max_texts:
+            raise ServiceError(
+                413,
+                f"{len(request.texts)} texts in one request; the limit is {limits.max_texts}",
+                limit=limits.max_texts,
+            )
+        for index, text in enumerate(request.texts):
+            if len(text) > limits.max_text_chars:
+                raise ServiceError(
+                    422,
+                    f"text {index} has {len(text)} characters; the limit is "
+                    f"{limits.max_text_chars}",
+                    limit=limits.max_text_chars,
+                )
+        threshold = resolve_threshold(loaded, request.threshold)
+        scored = await state["batcher"].score(request.texts)
+        annotated = scored.annotate(loaded.labels, threshold, request.raw)
+        return AnnotateResponse(
+            threshold=threshold,
+            results=[TextAnnotation(**record.to_dict()) for record in annotated.records()],
+        )
+
+    @app.post("/v1/annotate/csv")
+    async def annotate_csv(
+        file: Annotated[UploadFile, File(description="A CSV file with a header row.")],
+        text_col: Annotated[str, Form()] = "text",
+        threshold: Annotated[float | None, Form()] = None,
+    ) -> Response:
+        loaded = ready_model()
+        content = await file.read(limits.max_upload_bytes + 1)
+        if len(content) > limits.max_upload_bytes:
+            raise ServiceError(
+                413,
+                f"the file is larger than the limit of {limits.max_upload_bytes} bytes",
+                limit=limits.max_upload_bytes,
+            )
+        try:
+            frame = pd.read_csv(
+                io.BytesIO(content), dtype=str, keep_default_na=False, encoding_errors="replace"
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise ServiceError(422, f"could not read the CSV: {error}") from None
+        if text_col not in frame.columns:
+            found = ", ".join(map(str, frame.columns))
+            raise ServiceError(422, f"column {text_col!r} not found; found columns: {found}")
+        annotated = await asyncio.get_running_loop().run_in_executor(
+            None, annotate_texts, loaded, frame[text_col].tolist(), threshold, False
+        )
+        summary = AnnotationSummary.of(annotated)
+        result = pd.concat([frame, annotated.frame().drop(columns=["text"])], axis=1)
+        name = Path(file.filename or "upload.csv").stem + ".eqn.csv"
+        return Response(
+            result.to_csv(index=False),
+            media_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "X-EQN-Summary": summary.line(),
+            },
+        )
+
+    static = _static_dir()
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(static / "index.html")
+
+    return app
+
+
+__all__ = ["ServiceLimits", "create_app"]

@@ -1,0 +1,156 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eqn.data import DatasetSplits
+from eqn.data.splits import fold_assignment
+from eqn.errors import StageError
+from eqn.experiments.pipeline import read_relabelled, run_pipeline
+from eqn.model.config import ModelConfig
+
+CONFIG = ModelConfig(
+    backbone="lstm", epochs=1, batch_size=4, backbone_options={"embedding_dim": 8, "hidden_size": 8}
+)
+
+
+@pytest.fixture
+def splits(tiny_dataset):
+    return DatasetSplits(tiny_dataset, tiny_dataset, tiny_dataset, {"method": "given"})
+
+
+def test_full_pipeline_writes_models_relabelled_set_and_run_record(splits, tmp_path):
+    record = run_pipeline(splits, CONFIG, tmp_path, progress=False)
+    assert (tmp_path / "coeqn" / "model.safetensors").is_file()
+    assert (tmp_path / "eqn" / "config.json").is_file()
+    frame = pd.read_csv(tmp_path / "relabelled_train.csv")
+    assert list(frame.columns[:2]) == ["text", "labels"]
+    assert list(frame.columns[2:]) == list(splits.labels)
+    energies = frame[list(splits.labels)].to_numpy()
+    assert (energies[splits.train.gold] == 10.0).all()
+    assert energies.min() >= 0 and energies.max() <= 10
+    assert np.allclose(energies, energies.round(2))
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["seed"] == 0 and "torch" in saved["environment"]
+    stage = saved["stages"]["eqn"]
+    assert stage["warm_start"] is False
+    assert {"dev", "test"} <= set(stage["metrics"])
+    assert "thresholded" in stage["metrics"]["test"] and "paper" in stage["metrics"]["test"]
+    assert record["stages"].keys() == {"coeqn", "relabel", "eqn"}
+
+
+def test_baselines_and_warm_start(splits, tmp_path):
+    record = run_pipeline(
+        splits,
+        CONFIG,
+        tmp_path,
+        stages=["M", "S", "coeqn", "relabel", "eqn"],
+        warm_start=True,
+        progress=False,
+    )
+    assert json.loads((tmp_path / "M" / "config.json").read_text())["config"]["objective"] == "M"
+    assert record["stages"]["eqn"]["warm_start"] is True
+
+
+def test_outputs_are_not_overwritten_without_force(splits, tmp_path):
+    run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], progress=False)
+    with pytest.raises(FileExistsError, match="already exists; pass force=True to replace it"):
+        run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], progress=False)
+    run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], resume=True, progress=False)
+    run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], force=True, progress=False)
+
+
+def test_resuming_a_finished_run_keeps_its_record_and_loads_no_model(splits, tmp_path, monkeypatch):
+    first = run_pipeline(splits, CONFIG, tmp_path, progress=False)
+    loaded = []
+    monkeypatch.setattr("eqn.experiments.pipeline.EQN.load", lambda path: loaded.append(path))
+    again = run_pipeline(splits, CONFIG, tmp_path, resume=True, progress=False)
+    assert loaded == []
+    assert again["stages"]["eqn"]["metrics"] == first["stages"]["eqn"]["metrics"]
+
+
+def test_stages_say_what_they_need(splits, tmp_path):
+    with pytest.raises(StageError, match="run the 'coeqn' stage first"):
+        run_pipeline(splits, CONFIG, tmp_path, stages=["relabel"], progress=False)
+    with pytest.raises(StageError, match="run the 'relabel' stage first"):
+        run_pipeline(splits, CONFIG, tmp_path, stages=["eqn"], progress=False)
+    with pytest.raises(StageError, match="unknown stage\\(s\\) train"):
+        run_pipeline(splits, CONFIG, tmp_path, stages=["train"], progress=False)
+
+
+def test_max_steps_stops_with_a_checkpoint_and_resume_finishes(splits, tmp_path):
+    with pytest.raises(StageError, match="continue it with resume=True"):
+        run_pipeline(
+            splits,
+            CONFIG.replace(epochs=2),
+            tmp_path,
+            stages=["coeqn"],
+            max_steps=2,
+            progress=False,
+        )
+    assert (tmp_path / "checkpoints" / "coeqn" / "checkpoint.pt").is_file()
+    run_pipeline(
+        splits, CONFIG.replace(epochs=2), tmp_path, stages=["coeqn"], resume=True, progress=False
+    )
+    assert (tmp_path / "coeqn" / "model.safetensors").is_file()
+
+
+def test_relabelled_file_is_checked_against_the_training_set(splits, tmp_path):
+    run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn", "relabel"], progress=False)
+    other = splits.train.subset([0, 1])
+    with pytest.raises(StageError, match="made from a different training set"):
+        read_relabelled(tmp_path / "relabelled_train.csv", other)
+    frame = pd.read_csv(tmp_path / "relabelled_train.csv").drop(columns=["joy"])
+    frame.to_csv(tmp_path / "broken.csv", index=False)
+    with pytest.raises(ValueError, match="lacks energy columns joy; found columns: text, labels"):
+        read_relabelled(tmp_path / "broken.csv", splits.train)
+
+
+def test_fold_assignment_is_seeded_and_balanced():
+    folds = fold_assignment(10, 3, seed=0)
+    assert sorted(np.bincount(folds)) == [3, 3, 4]
+    assert np.array_equal(folds, fold_assignment(10, 3, seed=0))
+    assert not np.array_equal(folds, fold_assignment(10, 3, seed=1))
+
+
+def test_out_of_fold_relabelling_scores_each_text_with_a_model_that_never_saw_it(
+    splits, tmp_path, monkeypatch
+):
+    from eqn.model.estimator import EQN
+
+    seen: list[set[str]] = []
+    original_fit = EQN.fit
+
+    def recording_fit(self, train, *args, **kwargs):
+        seen.append(set(train.texts))
+        return original_fit(self, train, *args, **kwargs)
+
+    monkeypatch.setattr(EQN, "fit", recording_fit)
+    record = run_pipeline(
+        splits, CONFIG, tmp_path, stages=["relabel"], relabel_folds=2, progress=False
+    )
+    assert len(seen) == 2 and not seen[0] & seen[1]  # each fold model trains on its half
+    assert seen[0] | seen[1] == set(splits.train.texts)
+    relabel = record["stages"]["relabel"]
+    assert relabel["folds"] == 2 and len(relabel["fold_train_seconds"]) == 2
+    energies = read_relabelled(tmp_path / "relabelled_train.csv", splits.train)
+    assert (energies[splits.train.gold] == 10.0).all()
+    assert sorted(p.name for p in (tmp_path / "relabel_folds").iterdir()) == [
+        "fold_0.npz",
+        "fold_1.npz",
+    ]
+    # An interrupted relabel resumes from the finished folds without training again.
+    (tmp_path / "relabelled_train.csv").unlink()
+    seen.clear()
+    run_pipeline(
+        splits, CONFIG, tmp_path, stages=["relabel"], relabel_folds=2, resume=True, progress=False
+    )
+    assert seen == []
+    assert np.allclose(read_relabelled(tmp_path / "relabelled_train.csv", splits.train), energies)
+
+
+@pytest.mark.parametrize("folds", [0, 10_000])
+def test_relabel_folds_are_checked(splits, tmp_path, folds):
+    with pytest.raises(StageError, match=f"relabel folds must be 1 .* got {folds}"):
+        run_pipeline(splits, CONFIG, tmp_path, relabel_folds=folds, progress=False)
