@@ -1,6 +1,6 @@
 """Annotation throughput on the GoEmotions test split (5,427 texts), three ways:
 
-* ``eqn``: ``eqn.annotate.annotate_texts`` (length-sorted, dynamically padded
+* ``eqn``: ``eqn.annotation.texts.annotate_texts`` (length-sorted, dynamically padded
   batches under ``torch.inference_mode``), giving the full annotation table;
 * ``28pd-style``: a loop written like the paper's ``28pd.py``: every text padded
   to 128 tokens, batches of 16 in file order, then one pandas ``apply`` per label
@@ -31,14 +31,15 @@ def _peak_mib() -> float:
 
 
 def run_eqn(model_dir: str, texts: list[str]) -> dict[str, Any]:
-    from eqn.annotate import annotate_texts, load
+    from eqn.annotation.texts import annotate_texts
+    from eqn.model.estimator import load
 
     model = load(model_dir)
     annotate_texts(model, texts[:64])  # warm-up
     started = time.perf_counter()
-    frame, _ = annotate_texts(model, texts)
+    rows = len(annotate_texts(model, texts).texts)
     seconds = time.perf_counter() - started
-    return {"texts_per_s": len(texts) / seconds, "seconds": seconds, "rows": len(frame)}
+    return {"texts_per_s": len(texts) / seconds, "seconds": seconds, "rows": rows}
 
 
 def run_28pd(model_dir: str, texts: list[str]) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def run_28pd(model_dir: str, texts: list[str]) -> dict[str, Any]:
     import pandas as pd
     import torch
 
-    from eqn.annotate import load
+    from eqn.model.estimator import load
 
     model = load(model_dir)
     module = model.model_

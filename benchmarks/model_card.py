@@ -59,7 +59,7 @@ def main() -> None:
     evaluate = [
         sys.executable,
         "-m",
-        "eqn.cli",
+        "eqn",
         "evaluate",
         "-d",
         "goemotions",

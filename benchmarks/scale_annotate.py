@@ -84,7 +84,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "eqn.cli",
+                    "eqn",
                     "annotate",
                     str(source),
                     "--model",

@@ -83,7 +83,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "eqn.cli",
+            "eqn",
             "serve",
             "--model",
             args.model,
@@ -123,7 +123,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "eqn.cli",
+                "eqn",
                 "annotate",
                 str(source),
                 "--model",
@@ -136,8 +136,8 @@ def main() -> None:
         )
         cli_seconds = time.perf_counter() - begun
 
-    from eqn.annotate import annotate_texts
-    from eqn.annotate import load as load_model
+    from eqn.annotation.texts import annotate_texts
+    from eqn.model.estimator import load as load_model
 
     model = load_model(args.model)
     flat = [t for b in batches for t in b]

@@ -17,7 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from eqn.metrics import headline
+from eqn.core.metrics import headline
 
 COLUMNS = (
     "dev",

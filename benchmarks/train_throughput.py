@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from eqn import backbones as B
-from eqn import energy as E
-from eqn.config import ModelConfig
+from eqn.core import energy as E
 from eqn.data import load_dataset
-from eqn.training import EnergyModel, compute_loss, make_batches, positive_weights
+from eqn.model.config import ModelConfig
+from eqn.model.network import EnergyModel, compute_loss, positive_weights
+from eqn.model.training import make_batches
 
 NAIVE_LENGTH = 128
 
