@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eqn.data import Dataset, DatasetSplits, ReaderOptions, load_dataset, read_table
 from eqn.errors import ConfigError, EqnError, InputError, ModelError
 
 __version__ = "0.1.0"
+
+from eqn.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from eqn.model.config import ModelConfig
@@ -27,14 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # torch and transformers load only when a model is asked for.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'eqn' has no attribute {name!r}")
-
+__getattr__ = lazy_attributes("eqn", _LAZY)
 
 __all__ = [
     "EQN",

@@ -177,7 +177,8 @@ def annotate_file(
         target = Path(output) if output is not None else default_output(source, out_fmt)
         if target.resolve() == source.resolve():
             raise OutputExistsError(
-                f"{target} is the input file; pass in_place=True to replace it, or choose another output",
+                f"{target} is the input file; pass in_place=True to replace it, "
+                "or choose another output",
                 parameter="in_place",
             )
         if target.exists() and not force:

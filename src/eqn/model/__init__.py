@@ -5,7 +5,9 @@ Submodules load on first use, so reading a configuration does not import torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eqn.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from eqn.model.config import ModelConfig
@@ -18,12 +20,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'eqn.model' has no attribute {name!r}")
-
+__getattr__ = lazy_attributes("eqn.model", _LAZY)
 
 __all__ = ["EQN", "ModelConfig", "load"]
