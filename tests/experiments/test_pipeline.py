@@ -6,8 +6,8 @@ import pytest
 
 from eqn.data import DatasetSplits
 from eqn.data.splits import fold_assignment
-from eqn.errors import StageError
-from eqn.experiments.pipeline import read_relabelled, run_pipeline
+from eqn.errors import ConfigError, StageError
+from eqn.experiments.pipeline import RelabelOptions, read_relabelled, run_pipeline
 from eqn.model.config import ModelConfig
 
 CONFIG = ModelConfig(
@@ -128,7 +128,12 @@ def test_out_of_fold_relabelling_scores_each_text_with_a_model_that_never_saw_it
 
     monkeypatch.setattr(EQN, "fit", recording_fit)
     record = run_pipeline(
-        splits, CONFIG, tmp_path, stages=["relabel"], relabel_folds=2, progress=False
+        splits,
+        CONFIG,
+        tmp_path,
+        stages=["relabel"],
+        relabel=RelabelOptions(folds=2),
+        progress=False,
     )
     assert len(seen) == 2 and not seen[0] & seen[1]  # each fold model trains on its half
     assert seen[0] | seen[1] == set(splits.train.texts)
@@ -144,13 +149,60 @@ def test_out_of_fold_relabelling_scores_each_text_with_a_model_that_never_saw_it
     (tmp_path / "relabelled_train.csv").unlink()
     seen.clear()
     run_pipeline(
-        splits, CONFIG, tmp_path, stages=["relabel"], relabel_folds=2, resume=True, progress=False
+        splits,
+        CONFIG,
+        tmp_path,
+        stages=["relabel"],
+        relabel=RelabelOptions(folds=2),
+        resume=True,
+        progress=False,
     )
     assert seen == []
     assert np.allclose(read_relabelled(tmp_path / "relabelled_train.csv", splits.train), energies)
 
 
-@pytest.mark.parametrize("folds", [0, 10_000])
-def test_relabel_folds_are_checked(splits, tmp_path, folds):
-    with pytest.raises(StageError, match=f"relabel folds must be 1 .* got {folds}"):
-        run_pipeline(splits, CONFIG, tmp_path, relabel_folds=folds, progress=False)
+def test_relabel_folds_are_checked(splits, tmp_path):
+    with pytest.raises(StageError, match="relabel folds must be 1 .* got 10000"):
+        run_pipeline(splits, CONFIG, tmp_path, relabel=RelabelOptions(folds=10_000), progress=False)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"folds": 0}, "at least 1"),
+        ({"teachers": 0}, "at least 1"),
+        ({"folds": 2, "teachers": 2}, "not both"),
+        ({"teachers": 2, "teacher_loss": "hinge"}, "teacher_loss must be one of"),
+    ],
+)
+def test_relabel_options_are_checked(options, message):
+    with pytest.raises(ConfigError, match=message):
+        RelabelOptions(**options)
+
+
+def test_ensemble_teachers_relabel_with_their_mean_and_resume(splits, tmp_path, monkeypatch):
+    from eqn.model.estimator import EQN
+
+    options = RelabelOptions(teachers=2)
+    assert options.teacher_seeds(0) == [0, 1] and options.teacher_seeds(1) == [2, 3]
+    record = run_pipeline(
+        splits, CONFIG, tmp_path, stages=["relabel", "eqn"], relabel=options, progress=False
+    )
+    teachers = [EQN.load(tmp_path / "teachers" / f"seed_{s}") for s in (0, 1)]
+    assert [t.config.seed for t in teachers] == [0, 1]
+    assert all(t.config.loss == "mse" for t in teachers)
+    mean = np.mean([t.energies(splits.train.texts) for t in teachers], axis=0)
+    expected = np.where(splits.train.gold, 10.0, mean)
+    relabelled = read_relabelled(tmp_path / "relabelled_train.csv", splits.train)
+    np.testing.assert_allclose(relabelled, expected, atol=0.006)
+    assert record["relabel"]["teacher_seeds"] == [0, 1]
+    assert (tmp_path / "eqn" / "config.json").is_file() and not (tmp_path / "coeqn").exists()
+    # resuming relabels again from the saved teachers without training them
+    (tmp_path / "relabelled_train.csv").unlink()
+    monkeypatch.setattr(EQN, "fit", lambda *a, **k: pytest.fail("a teacher was retrained"))
+    run_pipeline(
+        splits, CONFIG, tmp_path, stages=["relabel"], relabel=options, resume=True, progress=False
+    )
+    np.testing.assert_allclose(
+        read_relabelled(tmp_path / "relabelled_train.csv", splits.train), relabelled
+    )

@@ -125,6 +125,14 @@ def command(
             "text scored by a Model 1 trained on the other K-1 folds."
         ),
     ] = 1,
+    teachers: Annotated[
+        int,
+        typer.Option(
+            help="N >= 2: relabel with the mean energies of N CoEQN teachers of their own "
+            "seeds (seed*N .. seed*N+N-1); then 'all' means relabel,eqn."
+        ),
+    ] = 1,
+    teacher_loss: Annotated[str, typer.Option(help="The teachers' loss: mse or bce.")] = "mse",
     resume: Annotated[
         bool, typer.Option(help="Reuse finished stages; continue from checkpoints.")
     ] = False,
@@ -138,7 +146,7 @@ def command(
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
-    from eqn.experiments.pipeline import run_pipeline
+    from eqn.experiments.pipeline import RelabelOptions, run_pipeline
     from eqn.model.config import ModelConfig
 
     splits = data.load(dataset).limit(max_train, max_eval, data.seed)
@@ -159,7 +167,10 @@ def command(
         head_learning_rate=head_lr,
         seed=data.seed,
     )
+    relabel = RelabelOptions(folds=relabel_folds, teachers=teachers, teacher_loss=teacher_loss)
     stages = parse_stages(stage, splits.train.is_multilabel)
+    if teachers > 1 and stage == "all":
+        stages = [s for s in stages if s != "coeqn"]  # the teachers replace Model 1
     record = run_pipeline(
         splits,
         config,
@@ -170,7 +181,7 @@ def command(
         resume=resume,
         max_steps=max_steps,
         progress=progress,
-        relabel_folds=relabel_folds,
+        relabel=relabel,
     )
     console.print(results_table(f"{dataset}: test split", record, stages))
     console.print(f"run record: {out / 'run.json'}", markup=False)

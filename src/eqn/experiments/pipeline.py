@@ -6,6 +6,7 @@ Run folder layout::
     OUT/coeqn/                 Model 1 (config.json, labels.txt, model.safetensors, ...)
     OUT/relabelled_train.csv   text, gold labels, one energy column per label (2 decimals)
     OUT/relabel_folds/         held-out energies per fold (out-of-fold relabelling only)
+    OUT/teachers/seed_S/       ensemble teachers and their energies on train (teachers only)
     OUT/eqn/                   Model 2, the EQN model
     OUT/S/ or OUT/M/           a baseline
     OUT/run.json               config, seed, versions, timings, dev/test metrics
@@ -13,6 +14,7 @@ Run folder layout::
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -31,9 +33,9 @@ from eqn.core import metrics as M
 from eqn.core.energy import label_regression
 from eqn.data.splits import fold_assignment
 from eqn.data.table import Dataset, DatasetSplits
-from eqn.errors import InputError, OutputExistsError, StageError
+from eqn.errors import ConfigError, InputError, OutputExistsError, StageError
 from eqn.io import atomic_write, write_json
-from eqn.model.config import ModelConfig
+from eqn.model.config import LOSSES, Loss, ModelConfig
 from eqn.model.estimator import EQN
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ STAGES = ("coeqn", "relabel", "eqn", "S", "M")
 PIPELINE = ("coeqn", "relabel", "eqn")
 RELABELLED_FILE = "relabelled_train.csv"
 RUN_FILE = "run.json"
+TEACHER_ENERGIES = "train_energies.npz"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ class RunFolder:
     @property
     def relabel_folds(self) -> Path:
         return self.root / "relabel_folds"
+
+    def teacher(self, seed: int) -> Path:
+        return self.root / "teachers" / f"seed_{seed}"
 
 
 def environment() -> dict[str, Any]:
@@ -208,123 +214,247 @@ def _existing(path: Path, force: bool, resume: bool, what: str) -> bool:
     )
 
 
-def run_pipeline(
+@dataclass(frozen=True)
+class RelabelOptions:
+    """How the training set is relabelled (eq. 3) for Model 2.
+
+    * ``folds=1, teachers=1``: with Model 1 itself, as the paper.
+    * ``folds=K >= 2``: out of fold; each text is scored by a Model 1 that never saw it.
+    * ``teachers=N >= 2``: with the mean energies of N CoEQN teachers trained with
+      their own seeds (``seed * N + k``, so another run seed gets other teachers),
+      each with ``teacher_loss``. Gold labels go back to 10 in every case.
+    """
+
+    folds: int = 1
+    teachers: int = 1
+    teacher_loss: Loss = "mse"
+
+    def __post_init__(self) -> None:
+        if self.folds < 1 or self.teachers < 1:
+            raise ConfigError(
+                f"relabel folds and teachers must be at least 1, got {self.folds}, {self.teachers}"
+            )
+        if self.folds > 1 and self.teachers > 1:
+            raise ConfigError("relabel either out of fold or with teachers, not both")
+        if self.teacher_loss not in LOSSES:
+            raise ConfigError(
+                f"teacher_loss must be one of {', '.join(LOSSES)}, got {self.teacher_loss!r}"
+            )
+
+    def teacher_seeds(self, seed: int) -> list[int]:
+        return [seed * self.teachers + k for k in range(self.teachers)]
+
+    def describe(self, seed: int) -> dict[str, Any]:
+        if self.teachers > 1:
+            return {
+                "method": "ensemble teachers",
+                "teachers": self.teachers,
+                "teacher_seeds": self.teacher_seeds(seed),
+                "teacher_loss": self.teacher_loss,
+            }
+        if self.folds > 1:
+            return {"method": "out of fold", "folds": self.folds}
+        return {"method": "Model 1 (the paper)", "folds": 1}
+
+
+def teacher_energies(
     splits: DatasetSplits,
     config: ModelConfig,
-    out_dir: str | os.PathLike[str],
-    stages: Sequence[str] = PIPELINE,
-    warm_start: bool = False,
-    force: bool = False,
-    resume: bool = False,
-    max_steps: int | None = None,
-    progress: bool = True,
-    relabel_folds: int = 1,
-) -> dict[str, Any]:
-    """Run the asked stages in order and return the ``run.json`` record.
+    relabel: RelabelOptions,
+    folder: RunFolder,
+    resume: bool,
+    progress: bool,
+) -> tuple[np.ndarray, list[float]]:
+    """Mean energies over train of the N CoEQN teachers, training those not yet saved.
 
-    ``relabel_folds=1`` relabels with Model 1 itself (the paper); ``k >= 2``
-    relabels out of fold, each text scored by a Model 1 trained without it.
+    Each finished teacher is kept in ``teachers/seed_S/`` with its energies on
+    train, so an interrupted relabelling resumes where it stopped.
     """
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown:
-        raise StageError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}")
-    if relabel_folds < 1 or relabel_folds > len(splits.train):
-        raise StageError(
-            f"relabel folds must be 1 (relabel with Model 1, as the paper) or from 2 to the "
-            f"number of training texts ({len(splits.train)}) for out-of-fold relabelling; "
-            f"got {relabel_folds}"
-        )
-    folder = RunFolder(Path(out_dir))
-    folder.root.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {}
-    if folder.run_json.is_file():
-        import json
+    train = splits.train
+    total = np.zeros((len(train), train.n_labels), dtype=np.float64)
+    seconds: list[float] = []
+    for seed in relabel.teacher_seeds(config.seed):
+        target = folder.teacher(seed)
+        cached = target / TEACHER_ENERGIES
+        if (target / "config.json").is_file():
+            teacher = EQN.load(target)
+        else:
+            teacher_config = config.replace(
+                objective="energy", loss=relabel.teacher_loss, seed=seed
+            )
+            logger.info("teacher seed %d: training on %d texts", seed, len(train))
+            teacher = _fit_stage(
+                teacher_config, splits, folder.checkpoints(f"teacher_{seed}"), resume, progress
+            )
+            teacher.save(target, force=True)
+            shutil.rmtree(folder.checkpoints(f"teacher_{seed}"), ignore_errors=True)
+        if cached.is_file():
+            with np.load(cached) as stored:
+                energies = stored["energies"]
+        else:
+            energies = teacher.energies(train.texts, progress=progress)
+            with atomic_write(cached, "wb") as stream:
+                np.savez(stream, energies=energies)
+        if energies.shape != total.shape:
+            raise StageError(f"{cached} was made from another training set; remove {target}")
+        total += energies
+        seconds.append(teacher.train_seconds_ or 0.0)
+    return (total / relabel.teachers).astype(np.float32), seconds
 
-        record = json.loads(folder.run_json.read_text(encoding="utf-8"))
-    record.update(
-        {
-            "eqn_version": __version__,
-            "environment": environment(),
-            "data": splits.split_info,
-            "seed": config.seed,
-            "config": config.to_dict(),
-            "sizes": {s: len(splits[s]) for s in ("train", "dev", "test")},
-        }
+
+def _fit_stage(
+    config: ModelConfig,
+    splits: DatasetSplits,
+    checkpoints: Path,
+    resume: bool,
+    progress: bool,
+    targets: np.ndarray | None = None,
+    warm_from: EQN | None = None,
+    max_steps: int | None = None,
+) -> EQN:
+    """Train one model with checkpoints; stopping at ``max_steps`` is a StageError."""
+    model = EQN(config).fit(
+        splits.train,
+        splits.dev,
+        targets,
+        warm_start_from=warm_from,
+        checkpoint_dir=checkpoints,
+        resume=resume and (checkpoints / "checkpoint.pt").is_file(),
+        max_steps=max_steps,
+        progress=progress,
     )
-    record.setdefault("stages", {})
-    models: dict[str, EQN] = {}
+    if model.interrupted_:
+        raise StageError(
+            f"training stopped after max_steps; continue it with resume=True "
+            f"(checkpoint in {checkpoints})",
+            parameter="resume",
+        )
+    return model
 
-    for stage in stages:
-        started = time.perf_counter()
-        if stage == "relabel":
-            if _existing(folder.relabelled, force, resume, "relabelled set"):
-                continue
-            origin: dict[str, Any]
-            if relabel_folds == 1:
-                model_1 = models.get("coeqn") or _load_stage_model(folder, "coeqn")
-                energies = model_1.relabel(splits.train, progress=progress)
-                origin = {"from_model": str(folder.model("coeqn")), "folds": 1}
-            else:
-                fold_energies, fold_seconds = out_of_fold_energies(
-                    splits, config, relabel_folds, folder.relabel_folds, resume, progress
-                )
-                energies = label_regression(splits.train.gold, fold_energies, config.max_energy)
-                origin = {
-                    "from_model": f"out of fold: {relabel_folds} Model 1s, each without its fold",
-                    "folds": relabel_folds,
-                    "fold_train_seconds": fold_seconds,
-                }
-            write_relabelled(folder.relabelled, splits.train, energies)
-            gold = splits.train.gold
-            non_gold = energies[~gold]
-            record["stages"]["relabel"] = {
-                "seconds": time.perf_counter() - started,
-                "file": str(folder.relabelled),
-                **origin,
-                "non_gold_energy": {
-                    "mean": float(non_gold.mean()) if non_gold.size else 0.0,
-                    "share_at_least_1": float((non_gold >= 1).mean()) if non_gold.size else 0.0,
-                },
+
+class Pipeline:
+    """The stages of one run folder, each a method: relabel, or train a model."""
+
+    def __init__(
+        self,
+        splits: DatasetSplits,
+        config: ModelConfig,
+        out_dir: str | os.PathLike[str],
+        relabel: RelabelOptions,
+        warm_start: bool,
+        force: bool,
+        resume: bool,
+        max_steps: int | None,
+        progress: bool,
+    ) -> None:
+        self.splits, self.config, self.relabel_options = splits, config, relabel
+        self.warm_start, self.force, self.resume = warm_start, force, resume
+        self.max_steps, self.progress = max_steps, progress
+        self.folder = RunFolder(Path(out_dir))
+        self.folder.root.mkdir(parents=True, exist_ok=True)
+        self.models: dict[str, EQN] = {}
+        self.record = self._start_record()
+
+    def _start_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        if self.folder.run_json.is_file():
+            record = json.loads(self.folder.run_json.read_text(encoding="utf-8"))
+        record.update(
+            {
+                "eqn_version": __version__,
+                "environment": environment(),
+                "data": self.splits.split_info,
+                "seed": self.config.seed,
+                "config": self.config.to_dict(),
+                "relabel": self.relabel_options.describe(self.config.seed),
+                "sizes": {s: len(self.splits[s]) for s in ("train", "dev", "test")},
             }
-            write_json(folder.run_json, record)
-            continue
+        )
+        record.setdefault("stages", {})
+        return record
 
-        target = folder.model(stage)
-        if _existing(target, force, resume, "model"):
+    def _model(self, stage: str) -> EQN:
+        return self.models.get(stage) or _load_stage_model(self.folder, stage)
+
+    def relabel(self) -> None:
+        """Eq. 3 with Model 1, out of fold, or with ensemble teachers."""
+        started = time.perf_counter()
+        if _existing(self.folder.relabelled, self.force, self.resume, "relabelled set"):
+            return
+        splits, config, options = self.splits, self.config, self.relabel_options
+        origin: dict[str, Any] = options.describe(config.seed)
+        if options.teachers > 1:
+            mean, seconds = teacher_energies(
+                splits, config, options, self.folder, self.resume, self.progress
+            )
+            energies = label_regression(splits.train.gold, mean, config.max_energy)
+            origin |= {
+                "from_model": str(self.folder.root / "teachers"),
+                "teacher_train_seconds": seconds,
+            }
+        elif options.folds > 1:
+            fold_energies, seconds = out_of_fold_energies(
+                splits, config, options.folds, self.folder.relabel_folds, self.resume, self.progress
+            )
+            energies = label_regression(splits.train.gold, fold_energies, config.max_energy)
+            origin |= {
+                "from_model": f"out of fold: {options.folds} Model 1s, each without its fold",
+                "fold_train_seconds": seconds,
+            }
+        else:
+            energies = self._model("coeqn").relabel(splits.train, progress=self.progress)
+            origin |= {"from_model": str(self.folder.model("coeqn"))}
+        write_relabelled(self.folder.relabelled, splits.train, energies)
+        non_gold = energies[~splits.train.gold]
+        self.record["stages"]["relabel"] = {
+            "seconds": time.perf_counter() - started,
+            "file": str(self.folder.relabelled),
+            **origin,
+            "non_gold_energy": {
+                "mean": float(non_gold.mean()) if non_gold.size else 0.0,
+                "share_at_least_1": float((non_gold >= 1).mean()) if non_gold.size else 0.0,
+            },
+        }
+        write_json(self.folder.run_json, self.record)
+
+    def train(self, stage: str) -> None:
+        """Train, save and score one model stage (coeqn, eqn, S or M)."""
+        started = time.perf_counter()
+        target = self.folder.model(stage)
+        if _existing(target, self.force, self.resume, "model"):
             # Loaded lazily, only if a later stage needs it: resuming a finished run
             # then costs nothing, and its record in run.json stands as it was.
-            continue
-        stage_config = _stage_config(stage, config)
-        targets = None
-        warm_from = None
+            return
+        config = _stage_config(stage, self.config)
+        targets = warm_from = None
         if stage == "eqn":
-            targets = read_relabelled(folder.relabelled, splits.train)
-            if warm_start:
-                warm_from = models.get("coeqn") or _load_stage_model(folder, "coeqn")
+            targets = read_relabelled(self.folder.relabelled, self.splits.train)
+            if self.warm_start:
+                warm_from = self._model("coeqn")
         logger.info(
-            "stage %s: training %s on %d texts", stage, stage_config.backbone, len(splits.train)
+            "stage %s: training %s on %d texts", stage, config.backbone, len(self.splits.train)
         )
-        checkpoints = folder.checkpoints(stage)
-        model = EQN(stage_config).fit(
-            splits.train,
-            splits.dev,
+        checkpoints = self.folder.checkpoints(stage)
+        model = _fit_stage(
+            config,
+            self.splits,
+            checkpoints,
+            self.resume,
+            self.progress,
             targets,
-            warm_start_from=warm_from,
-            checkpoint_dir=checkpoints,
-            resume=resume and (checkpoints / "checkpoint.pt").is_file(),
-            max_steps=max_steps,
-            progress=progress,
+            warm_from,
+            self.max_steps,
         )
-        if model.interrupted_:
-            raise StageError(
-                f"stage {stage} stopped after max_steps; continue it with resume=True "
-                f"(checkpoint in {checkpoints})",
-                parameter="resume",
-            )
         model.save(target, force=True)
         shutil.rmtree(checkpoints, ignore_errors=True)
-        models[stage] = model
-        record["stages"][stage] = {
+        self.models[stage] = model
+        self.record["stages"][stage] = self._stage_record(model, target, started)
+        summary = M.headline(self.record["stages"][stage]["metrics"]["test"])
+        logger.info("stage %s test: %s", stage, {k: round(v, 4) for k, v in summary.items()})
+        write_json(self.folder.run_json, self.record)
+
+    def _stage_record(self, model: EQN, target: Path, started: float) -> dict[str, Any]:
+        return {
             "seconds": time.perf_counter() - started,
             "train_seconds": model.train_seconds_,
             "train_texts_per_second": (
@@ -338,13 +468,50 @@ def run_pipeline(
             "start": "warm (Model 1 weights)" if model.warm_start_ else "pretrained/fresh weights",
             "threshold": model.threshold_,
             "model": str(target),
-            "metrics": stage_metrics(model, splits, progress),
+            "metrics": stage_metrics(model, self.splits, self.progress),
             "peak_rss_mib_so_far": peak_rss_mib(),
         }
-        summary = M.headline(record["stages"][stage]["metrics"]["test"])
-        logger.info("stage %s test: %s", stage, {k: round(v, 4) for k, v in summary.items()})
-        write_json(folder.run_json, record)
-    return record
+
+    def run(self, stages: Sequence[str]) -> dict[str, Any]:
+        for stage in stages:
+            if stage == "relabel":
+                self.relabel()
+            else:
+                self.train(stage)
+        return self.record
+
+
+def run_pipeline(
+    splits: DatasetSplits,
+    config: ModelConfig,
+    out_dir: str | os.PathLike[str],
+    stages: Sequence[str] = PIPELINE,
+    warm_start: bool = False,
+    force: bool = False,
+    resume: bool = False,
+    max_steps: int | None = None,
+    progress: bool = True,
+    relabel: RelabelOptions | None = None,
+) -> dict[str, Any]:
+    """Run the asked stages in order and return the ``run.json`` record.
+
+    ``relabel`` says how the training set is relabelled (default: with Model 1,
+    as the paper; see :class:`RelabelOptions`).
+    """
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise StageError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}")
+    options = relabel or RelabelOptions()
+    if options.folds > len(splits.train):
+        raise StageError(
+            f"relabel folds must be 1 (relabel with Model 1, as the paper) or from 2 to the "
+            f"number of training texts ({len(splits.train)}) for out-of-fold relabelling; "
+            f"got {options.folds}"
+        )
+    pipeline = Pipeline(
+        splits, config, out_dir, options, warm_start, force, resume, max_steps, progress
+    )
+    return pipeline.run(stages)
 
 
 def _load_stage_model(folder: RunFolder, stage: str) -> EQN:
