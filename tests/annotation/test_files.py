@@ -111,11 +111,11 @@ def test_interrupted_run_leaves_no_output_and_resumes_without_redoing_rows(
     real = A.annotate_texts
     calls = []
 
-    def failing(model_, texts, *args):
+    def failing(model_, texts, *args, **kwargs):
         calls.append(len(texts))
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(model_, texts, *args)
+        return real(model_, texts, *args, **kwargs)
 
     monkeypatch.setattr(A, "annotate_texts", failing)
     with pytest.raises(KeyboardInterrupt):
@@ -130,7 +130,7 @@ def test_interrupted_run_leaves_no_output_and_resumes_without_redoing_rows(
 
 
 def test_resume_refuses_changed_options(model, reviews, monkeypatch):
-    monkeypatch.setattr(A, "annotate_texts", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(A, "annotate_texts", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         A.annotate_file(model, reviews, chunk_rows=10, progress=False)
     monkeypatch.undo()

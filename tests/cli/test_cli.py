@@ -82,3 +82,58 @@ def test_train_refuses_bad_options(extra, message, sentences_csv, tmp_path):
     result = runner.invoke(app, ["train", str(sentences_csv), "-o", str(tmp_path), *extra])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_calibrate_writes_a_calibrated_copy_and_annotate_can_skip_it(
+    tiny_model_dir, sentences_csv, tmp_path
+):
+    out = tmp_path / "calibrated"
+    result = runner.invoke(
+        app,
+        [
+            "calibrate",
+            str(tiny_model_dir),
+            "-d",
+            str(sentences_csv),
+            "-o",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "ECE" in result.output and (out / "calibration.json").is_file()
+    refused = runner.invoke(
+        app,
+        [
+            "calibrate",
+            str(tiny_model_dir),
+            "-d",
+            str(sentences_csv),
+            "--split",
+            "test",
+            "-o",
+            str(out),
+        ],
+    )
+    assert refused.exit_code == 2 and "never on test" in refused.output
+    outputs = {}
+    for extra in ([], ["--uncalibrated"]):
+        target = tmp_path / f"t{len(extra)}.csv"
+        shown = runner.invoke(
+            app,
+            [
+                "annotate",
+                str(sentences_csv),
+                "--model",
+                str(out),
+                "-o",
+                str(target),
+                "--no-progress",
+                *extra,
+            ],
+        )
+        assert shown.exit_code == 0, shown.output
+        kind = "uncalibrated" if extra else "calibrated"
+        assert f", {kind} energies, threshold" in " ".join(shown.output.split())
+        outputs[kind] = target.read_text()
+    assert outputs["calibrated"] != outputs["uncalibrated"]

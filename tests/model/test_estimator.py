@@ -42,3 +42,45 @@ def test_energies_stay_on_the_scale(tiny_model_dir):
     model = estimator.EQN.load(tiny_model_dir)
     values = model.energies(["I love it", "furious", "x " * 50])
     assert values.min() >= 0 and values.max() <= 10
+
+
+def test_fit_with_dev_calibrates_and_save_load_keeps_it(tiny_dataset, tmp_path):
+    import numpy as np
+
+    model = estimator.EQN(backbone="lstm", epochs=2, batch_size=4).fit(
+        tiny_dataset, tiny_dataset, progress=False
+    )
+    assert model.is_calibrated and model.calibrated_threshold_ is not None
+    raw = model.energies(tiny_dataset.texts, calibrated=False)
+    calibrated = model.energies(tiny_dataset.texts)
+    assert not np.allclose(raw, calibrated)
+    for j in range(raw.shape[1]):  # the map never reorders a label's texts
+        order = np.argsort(raw[:, j], kind="stable")
+        assert (np.diff(calibrated[order, j]) >= 0).all()
+    loaded = estimator.EQN.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.energies(tiny_dataset.texts), calibrated)
+    assert loaded.threshold_for(True) == model.threshold_for(True)
+    assert loaded.threshold_for(False) == model.threshold_ != loaded.threshold_for(True)
+    assert loaded.provenance(True, 1.0)["model_hash"] == loaded.model_hash
+
+
+def test_a_model_without_calibration_loads_uncalibrated_and_can_be_calibrated(
+    tiny_model_dir, tiny_dataset, tmp_path, caplog
+):
+    import json
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_model_dir, old)
+    (old / "calibration.json").unlink()
+    summary = json.loads((old / "config.json").read_text())
+    summary["format"] = "eqn-model/1"
+    summary["thresholds"].pop("calibrated")
+    (old / "config.json").write_text(json.dumps(summary))
+    with caplog.at_level("WARNING"):
+        model = estimator.EQN.load(old)
+    assert "has no calibration" in caplog.text and not model.is_calibrated
+    assert model.threshold_for(True) == model.threshold_
+    before = model.model_hash
+    model.calibrate(tiny_dataset)
+    assert model.is_calibrated and model.model_hash != before

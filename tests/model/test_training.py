@@ -111,8 +111,9 @@ def test_warm_start_starts_from_model_1(tiny_dataset):
     warm = EQN(config).fit(
         tiny_dataset, tiny_dataset, max_steps=0, progress=False, warm_start_from=model_1
     )
-    np.testing.assert_array_equal(
-        warm.energies(tiny_dataset.texts), model_1.energies(tiny_dataset.texts)
+    np.testing.assert_array_equal(  # the same weights (only warm is calibrated, on dev)
+        warm.energies(tiny_dataset.texts, calibrated=False),
+        model_1.energies(tiny_dataset.texts, calibrated=False),
     )
     assert warm.warm_start_
 

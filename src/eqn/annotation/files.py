@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from eqn.annotation.texts import AnnotationSummary, annotate_texts
-from eqn.core.annotation import check_threshold
+from eqn.annotation.texts import AnnotationSummary, annotate_texts, resolve_threshold
 from eqn.data.readers import (
     ANNOTATION_FORMATS,
     SUFFIX_FORMATS,
@@ -84,22 +83,36 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) 
             stream.write(frame.to_csv(index=False, header=header, sep=separator).encode())
 
 
-def _join_parts(parts: Sequence[Path], columns: Sequence[str], target: Path, fmt: str) -> None:
-    """Concatenate finished parts into ``target`` atomically, streaming part by part."""
+def _join_parts(
+    parts: Sequence[Path],
+    columns: Sequence[str],
+    target: Path,
+    fmt: str,
+    provenance: dict[str, Any] | None = None,
+) -> None:
+    """Concatenate finished parts into ``target`` atomically, streaming part by part.
+
+    Parquet output carries ``provenance`` (model, hash, eqn version, calibration,
+    threshold) in its schema metadata under the key ``eqn``.
+    """
     if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        metadata = {b"eqn": json.dumps(provenance or {}).encode()}
         with atomic_write(target, "wb") as stream:
             writer = None
             for part in parts:
                 table = pq.read_table(part)
                 if writer is None:
-                    writer = pq.ParquetWriter(stream, table.schema)
+                    schema = table.schema.with_metadata(
+                        {**(table.schema.metadata or {}), **metadata}
+                    )
+                    writer = pq.ParquetWriter(stream, schema)
                 writer.write_table(table.cast(writer.schema))
             if writer is None:
                 empty = pa.table({c: pa.array([], pa.string()) for c in columns})
-                writer = pq.ParquetWriter(stream, empty.schema)
+                writer = pq.ParquetWriter(stream, empty.schema.with_metadata(metadata))
             writer.close()
         return
     with atomic_write(target, "wb") as stream:
@@ -128,13 +141,14 @@ def _annotate_chunk(
     chunk: pd.DataFrame,
     source: Path,
     text_col: str,
-    threshold: float | None,
+    threshold: float,
     raw: bool,
+    calibrated: bool,
 ) -> tuple[pd.DataFrame, AnnotationSummary]:
     """The chunk's own columns, then the annotation's (renamed ``eqn_*`` on a clash)."""
     if text_col not in chunk.columns:
         raise missing_column_error(text_col, chunk.columns, source, "text_col")
-    batch = annotate_texts(model, chunk[text_col].tolist(), threshold, raw)
+    batch = annotate_texts(model, chunk[text_col].tolist(), threshold, raw, calibrated=calibrated)
     annotated = chunk.reset_index(drop=True)
     extra = batch.frame().drop(columns=["text"])
     clashes = [c for c in extra.columns if c in annotated.columns]
@@ -156,6 +170,7 @@ def annotate_file(
     in_place: bool = False,
     force: bool = False,
     progress: bool = True,
+    calibrated: bool = True,
 ) -> AnnotationSummary:
     """Annotate one file, chunk by chunk, into ``output`` (default: ``NAME.eqn.FORMAT``).
 
@@ -166,8 +181,9 @@ def annotate_file(
     source = Path(path)
     if not source.is_file():
         raise InputError(f"{source} does not exist")
-    if threshold is not None:
-        threshold = check_threshold(threshold, model.config.max_energy)
+    calibrated = calibrated and model.is_calibrated
+    threshold = resolve_threshold(model, threshold, calibrated)
+    provenance = model.provenance(calibrated, threshold)
     in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
     out_fmt = detect_format(source, fmt or in_fmt, allowed=ANNOTATION_FORMATS)
     if in_place:
@@ -189,6 +205,8 @@ def annotate_file(
     options = {
         "text_col": text_col,
         "threshold": threshold,
+        "calibrated": calibrated,
+        "model_hash": provenance["model_hash"],
         "raw": raw,
         "format": out_fmt,
         "chunk_rows": chunk_rows,
@@ -227,7 +245,7 @@ def annotate_file(
         ) as bar:
             for chunk in iter_chunks(source, in_fmt, chunk_rows, skip_rows=manifest["rows"]):
                 annotated, chunk_summary = _annotate_chunk(
-                    model, chunk, source, text_col, threshold, raw
+                    model, chunk, source, text_col, threshold, raw, calibrated
                 )
                 columns = list(annotated.columns)
                 part = staging / f"part-{len(manifest['parts']):06d}.{out_fmt}"
@@ -246,10 +264,11 @@ def annotate_file(
     if columns is None:
         shutil.rmtree(staging, ignore_errors=True)
         raise InputError(f"{source} has a header but no rows to annotate")
-    _join_parts([staging / p for p in manifest["parts"]], columns, target, out_fmt)
+    _join_parts([staging / p for p in manifest["parts"]], columns, target, out_fmt, provenance)
     shutil.rmtree(staging, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     summary.outputs = [str(target)]
+    summary.provenance = provenance
     logger.info("%s -> %s: %s", source, target, summary.line())
     return summary
 

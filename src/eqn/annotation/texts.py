@@ -41,6 +41,7 @@ class AnnotationSummary:
     truncated: int = 0
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, batch: AnnotatedEnergies) -> AnnotationSummary:
@@ -66,6 +67,7 @@ class AnnotationSummary:
         self.empty += other.empty
         self.truncated += other.truncated
         self.outputs += other.outputs
+        self.provenance = other.provenance or self.provenance
 
 
 def _is_missing(value: Any) -> bool:
@@ -80,6 +82,7 @@ class ScoredTexts:
     energies: np.ndarray
     empty: np.ndarray
     flags: list[str]
+    calibrated: bool = True
 
     def rows(self, start: int, stop: int) -> ScoredTexts:
         return ScoredTexts(
@@ -87,7 +90,18 @@ class ScoredTexts:
             self.energies[start:stop],
             self.empty[start:stop],
             self.flags[start:stop],
+            self.calibrated,
         )
+
+    def calibrated_by(self, model: EQN) -> ScoredTexts:
+        """The same texts with the model's calibrated energies (empty texts stay 0)."""
+        if self.calibrated or not model.is_calibrated:
+            return self
+        energies = np.zeros_like(self.energies)
+        keep = ~self.empty
+        if keep.any():
+            energies[keep] = model.calibration_.apply(self.energies[keep])
+        return ScoredTexts(self.texts, energies, self.empty, self.flags, calibrated=True)
 
     def annotate(
         self, labels: Sequence[str], threshold: float, raw: bool = False
@@ -97,9 +111,12 @@ class ScoredTexts:
         )
 
 
-def score_texts(model: EQN, texts: Sequence[Any], batch_size: int | None = None) -> ScoredTexts:
-    """Energies of ``texts``; empty or missing ones get all-zero energies and the flag
-    ``empty``, texts cut to the model's length the flag ``truncated``."""
+def score_texts(
+    model: EQN, texts: Sequence[Any], batch_size: int | None = None, calibrated: bool = True
+) -> ScoredTexts:
+    """Energies of ``texts`` (calibrated unless asked otherwise, or the model has no
+    calibration); empty or missing ones get all-zero energies and the flag ``empty``,
+    texts cut to the model's length the flag ``truncated``."""
     values = ["" if _is_missing(t) else str(t) for t in texts]
     empty = np.array([not v.strip() for v in values], dtype=bool)
     energies = np.zeros((len(values), len(model.labels)), dtype=np.float32)
@@ -111,14 +128,15 @@ def score_texts(model: EQN, texts: Sequence[Any], batch_size: int | None = None)
         limit = getattr(model.config.backbone_options, "max_length", None)
         if limit is not None:
             flags[keep[np.asarray(lengths) >= limit]] = "truncated"
-        energies[keep] = model.energies_of(items, lengths, batch_size)
-    return ScoredTexts(values, energies, empty, flags.tolist())
+        energies[keep] = model.energies_of(items, lengths, batch_size, calibrated=False)
+    scored = ScoredTexts(values, energies, empty, flags.tolist(), calibrated=False)
+    return scored.calibrated_by(model) if calibrated else scored
 
 
-def resolve_threshold(model: EQN, threshold: float | None) -> float:
-    """The model's tuned threshold, or a checked one."""
+def resolve_threshold(model: EQN, threshold: float | None, calibrated: bool = True) -> float:
+    """The model's tuned threshold (for calibrated energies or not), or a checked one."""
     if threshold is None:
-        return float(model.threshold_)
+        return model.threshold_for(calibrated)
     return check_threshold(threshold, model.config.max_energy)
 
 
@@ -128,7 +146,9 @@ def annotate_texts(
     threshold: float | None = None,
     raw: bool = False,
     batch_size: int | None = None,
+    calibrated: bool = True,
 ) -> AnnotatedEnergies:
-    """Annotate texts with ``model`` (eq. 8 at ``threshold``, default the model's)."""
-    h = resolve_threshold(model, threshold)
-    return score_texts(model, texts, batch_size).annotate(model.labels, h, raw)
+    """Annotate texts with ``model`` (eq. 8 at ``threshold``, default the model's tuned h
+    for calibrated or uncalibrated energies)."""
+    h = resolve_threshold(model, threshold, calibrated)
+    return score_texts(model, texts, batch_size, calibrated).annotate(model.labels, h, raw)

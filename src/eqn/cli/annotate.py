@@ -16,6 +16,14 @@ from eqn.core.annotation import AnnotatedEnergies
 NAME = "annotate"
 
 
+def provenance_line(provenance: dict) -> str:
+    kind = "calibrated" if provenance["calibrated"] else "uncalibrated"
+    return (
+        f"model {provenance['model']} ({provenance['model_hash']}), eqn "
+        f"{provenance['eqn_version']}, {kind} energies, threshold {provenance['threshold']:.2f}"
+    )
+
+
 def render(batch: AnnotatedEnergies, top: int = 5) -> None:
     """A readable terminal view: each text with its top emotions as bars."""
     for row, text in enumerate(batch.texts):
@@ -72,6 +80,14 @@ def command(
     raw: Annotated[
         bool, typer.Option("--raw", help="Keep unthresholded energies in the columns.")
     ] = False,
+    uncalibrated: Annotated[
+        bool,
+        typer.Option(
+            "--uncalibrated",
+            help="The model's own energies (the paper's, clipped to 0-10) and their threshold, "
+            "instead of calibrated ones.",
+        ),
+    ] = False,
     fmt: Annotated[
         str | None,
         typer.Option(
@@ -98,13 +114,14 @@ def command(
     if not inputs and not text:
         fail("give files, folders, '-' for stdin, or --text \"...\"")
     model = load(model_path)
-    h = resolve_threshold(model, threshold)
+    calibrated = not uncalibrated and model.is_calibrated
+    h = resolve_threshold(model, threshold, calibrated)
     texts = list(text or [])
     files = [i for i in inputs or [] if i != "-"]
     if inputs and "-" in inputs:
         texts += [line.rstrip("\n") for line in sys.stdin]
     if texts:
-        scored = score_texts(model, texts)  # scored once, shown or written below
+        scored = score_texts(model, texts, calibrated=calibrated)  # once, shown or written
         if output is not None and not files:
             out_fmt = detect_format(output, fmt, allowed=ANNOTATION_FORMATS)
             if output.exists() and not force:
@@ -129,7 +146,9 @@ def command(
             in_place=in_place,
             force=force,
             progress=progress,
+            calibrated=calibrated,
         )
         for path in summary.outputs:
             err_console.print(f"wrote {path}", markup=False)
         err_console.print(summary.line(), markup=False)
+        err_console.print(provenance_line(model.provenance(calibrated, h)), markup=False)

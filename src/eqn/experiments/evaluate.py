@@ -78,7 +78,7 @@ def evaluate_model(
     if against is not None:
         other = against.energies(data.texts, progress=progress)
         result["stability"] = M.energy_agreement(
-            energies, other, labels, thresholds=(model.threshold_, against.threshold_)
+            energies, other, labels, thresholds=(model.threshold_for(), against.threshold_for())
         )
     if out_dir is not None:
         write_report(Path(out_dir), result, energies, data.gold, baseline_metrics)

@@ -147,7 +147,9 @@ def out_of_fold_energies(
         model = EQN(_stage_config("coeqn", config)).fit(
             train.subset(np.flatnonzero(assignment != fold)), splits.dev, progress=progress
         )
-        energies[held_out] = model.energies([train.texts[i] for i in held_out], progress=progress)
+        energies[held_out] = model.energies(
+            [train.texts[i] for i in held_out], progress=progress, calibrated=False
+        )
         seconds.append(model.train_seconds_)
         with atomic_write(saved, "wb") as stream:
             np.savez(
@@ -292,7 +294,7 @@ def teacher_energies(
             with np.load(cached) as stored:
                 energies = stored["energies"]
         else:
-            energies = teacher.energies(train.texts, progress=progress)
+            energies = teacher.energies(train.texts, progress=progress, calibrated=False)
             with atomic_write(cached, "wb") as stream:
                 np.savez(stream, energies=energies)
         if energies.shape != total.shape:
@@ -467,6 +469,7 @@ class Pipeline:
             "warm_start": model.warm_start_,
             "start": "warm (Model 1 weights)" if model.warm_start_ else "pretrained/fresh weights",
             "threshold": model.threshold_,
+            "calibrated_threshold": model.threshold_for(calibrated=True),
             "model": str(target),
             "metrics": stage_metrics(model, self.splits, self.progress),
             "peak_rss_mib_so_far": peak_rss_mib(),

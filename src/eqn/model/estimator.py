@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from eqn import __version__
 from eqn import backbones as B
 from eqn.core import energy as E
+from eqn.core.calibration import Calibration, fit_calibration
 from eqn.data.table import Dataset, check_label_names
 from eqn.errors import (
     EqnError,
@@ -37,7 +39,10 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 LABELS_FILE = "labels.txt"
 WEIGHTS_FILE = "model.safetensors"
-MODEL_FORMAT = "eqn-model/1"
+MODEL_FORMAT = "eqn-model/2"
+# Format 1 models (before calibration) still load, uncalibrated.
+READABLE_FORMATS = ("eqn-model/1", MODEL_FORMAT)
+CALIBRATION_FILE = "calibration.json"
 
 
 DEFAULT_MODEL_NAME = "goemotions-minilm-eqn"
@@ -135,22 +140,90 @@ class EQN:
         return items, [model.backbone.item_length(i) for i in items], dataset.gold
 
     def _tune_thresholds(self, dev: Dataset | None, bundle: Any, progress: bool) -> None:
-        """Annotation thresholds tuned on dev: one global (macro F1) and one per label."""
+        """Thresholds tuned on dev (one global for macro F1, one per label), then the
+        calibration maps fitted on the same dev energies."""
+        self.calibration_ = None
+        self.calibrated_threshold_ = None
         if dev is None or bundle is None:
             self.threshold_ = self.config.max_energy / 2
             self.label_thresholds_ = np.full(len(self.labels_), self.threshold_)
             self.thresholds_tuned_on_ = None
             return
         items, lengths, gold = bundle
-        energies = self._on_scale(
-            predict_energies(
-                self.model_, items, lengths, self.config.eval_batch_size, progress, "dev"
-            )
-        )
+        energies = self.energies_of(items, lengths, progress=progress, calibrated=False)
         grid = E.energy_grid_for(energies, self.config.max_energy)
         self.threshold_ = E.tune_threshold(energies, gold, grid, keep_top=self.config.keep_top)
         self.label_thresholds_ = E.tune_label_thresholds(energies, gold, grid)
         self.thresholds_tuned_on_ = dev.name or "dev"
+        self._fit_calibration(energies, gold, dev.name or "dev")
+
+    def _fit_calibration(self, energies: np.ndarray, gold: np.ndarray, name: str) -> None:
+        calibration = fit_calibration(energies, gold, self.labels_, self.config.max_energy, name)
+        calibrated = calibration.apply(energies)
+        grid = E.energy_grid_for(calibrated, self.config.max_energy)
+        self.calibrated_threshold_ = E.tune_threshold(
+            calibrated, gold, grid, keep_top=self.config.keep_top
+        )
+        self.calibration_ = calibration
+        self._hash = None
+        self.source_ = None  # no longer the saved model's outputs
+
+    def calibrate(
+        self, dev: Dataset, progress: bool = False, energies: np.ndarray | None = None
+    ) -> EQN:
+        """Fit the calibration maps (and the calibrated threshold) on ``dev``; returns self.
+
+        For any fitted model, including one saved before calibration existed. The
+        uncalibrated energies and threshold stay as they are. ``energies``: the
+        model's uncalibrated energies of ``dev``, when already computed.
+        """
+        if dev.labels != self.labels:
+            raise InputError("the calibration data's labels differ from the model's")
+        if not len(dev):
+            raise InputError("calibration needs at least one text with gold labels")
+        if energies is None:
+            energies = self.energies(dev.texts, progress=progress, calibrated=False)
+        self._fit_calibration(energies, dev.gold, dev.name or "dev")
+        return self
+
+    @property
+    def model_hash(self) -> str:
+        """A short hash of what defines this model's outputs (its saved files, or weights)."""
+        if getattr(self, "_hash", None) is None:
+            digest = hashlib.sha256()
+            source = getattr(self, "source_", None)
+            if source is not None:
+                for name in (CONFIG_FILE, WEIGHTS_FILE, CALIBRATION_FILE):
+                    if (Path(source) / name).is_file():
+                        digest.update((Path(source) / name).read_bytes())
+            else:
+                for key, value in sorted(self._fitted().weights_to_save().items()):
+                    digest.update(key.encode())
+                    digest.update(value.detach().cpu().numpy().tobytes())
+                if self.is_calibrated:
+                    digest.update(json.dumps(self.calibration_.to_dict()).encode())
+            self._hash = digest.hexdigest()[:16]
+        return self._hash
+
+    def provenance(self, calibrated: bool, threshold: float) -> dict[str, Any]:
+        """What every annotation records: the model, its hash, eqn, calibration, h."""
+        return {
+            "model": str(getattr(self, "source_", None) or "in-memory model"),
+            "model_hash": self.model_hash,
+            "eqn_version": __version__,
+            "calibrated": bool(calibrated and self.is_calibrated),
+            "threshold": float(threshold),
+        }
+
+    @property
+    def is_calibrated(self) -> bool:
+        return getattr(self, "calibration_", None) is not None
+
+    def threshold_for(self, calibrated: bool = True) -> float:
+        """The tuned threshold h for calibrated energies, or for the uncalibrated ones."""
+        if calibrated and self.is_calibrated and self.calibrated_threshold_ is not None:
+            return float(self.calibrated_threshold_)
+        return float(self.threshold_)
 
     # -- inference -------------------------------------------------------------------
     def _fitted(self) -> EnergyModel:
@@ -179,34 +252,47 @@ class EQN:
         lengths: Sequence[int],
         batch_size: int | None = None,
         progress: bool = False,
+        calibrated: bool = True,
     ) -> np.ndarray:
         """Energies of already tokenised items (see :meth:`encode`)."""
         if not len(items):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        raw = predict_energies(
-            self._fitted(), items, lengths, batch_size or self.config.eval_batch_size, progress
+        raw = self._on_scale(
+            predict_energies(
+                self._fitted(), items, lengths, batch_size or self.config.eval_batch_size, progress
+            )
         )
-        return self._on_scale(raw)
+        return self.calibration_.apply(raw) if calibrated and self.is_calibrated else raw
 
     def energies(
-        self, texts: str | Sequence[str], batch_size: int | None = None, progress: bool = False
+        self,
+        texts: str | Sequence[str],
+        batch_size: int | None = None,
+        progress: bool = False,
+        calibrated: bool = True,
     ) -> np.ndarray:
-        """Energies, shape (n_texts, n_labels), from 0 (absent) to ``max_energy`` (strongest)."""
+        """Energies, shape (n_texts, n_labels), from 0 (absent) to ``max_energy`` (strongest).
+
+        Calibrated by default: an energy e means that about e x 10 % of texts given
+        that energy for a label carry it in human annotation. ``calibrated=False``
+        gives the model's own energies (the paper's), clipped to the scale.
+        """
         items, lengths = self.encode(_as_texts(texts))
-        return self.energies_of(items, lengths, batch_size, progress)
+        return self.energies_of(items, lengths, batch_size, progress, calibrated)
 
     def predict(
         self,
         texts: str | Sequence[str],
         k: int | None = None,
         threshold: float | Sequence[float] | None = None,
+        calibrated: bool = True,
     ) -> list[list[str]]:
         """Label names per text: the top ``k``, or those at or above ``threshold``.
 
         With neither, the model's tuned threshold is used (multi-label data,
         keeping the top label) or max() (single-label data).
         """
-        energies = self.energies(texts)
+        energies = self.energies(texts, calibrated=calibrated)
         if k is not None:
             prediction = E.classify_top_k(energies, k)
         elif threshold is not None:
@@ -214,7 +300,8 @@ class EQN:
         elif self.config.objective == "S":
             prediction = E.classify_max(energies)
         else:
-            prediction = E.classify_threshold(energies, self.threshold_, self.config.keep_top)
+            h = self.threshold_for(calibrated)
+            prediction = E.classify_threshold(energies, h, self.config.keep_top)
         return [[self.labels_[j] for j in np.flatnonzero(row)] for row in prediction]
 
     def annotate(
@@ -222,21 +309,21 @@ class EQN:
         texts: str | Sequence[str],
         threshold: float | None = None,
         raw: bool = False,
+        calibrated: bool = True,
     ) -> pd.DataFrame:
         """One row per text: an energy column per label (2 decimals), the macro-emotion
         (top label), the micro-emotions (other labels at or above the threshold h) and
         ``eqn_flag``. See :func:`eqn.annotation.annotate_texts` for the records."""
         from eqn.annotation.texts import annotate_texts
 
-        return annotate_texts(self, _as_texts(texts), threshold, raw).frame()
+        return annotate_texts(self, _as_texts(texts), threshold, raw, calibrated=calibrated).frame()
 
     def relabel(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
-        """Label regression (eq. 3) of ``dataset`` with this model's energies."""
+        """Label regression (eq. 3) of ``dataset`` with this model's own (uncalibrated) energies."""
         if dataset.labels != self.labels:
             raise InputError("the dataset's labels differ from the model's")
-        return E.label_regression(
-            dataset.gold, self.energies(dataset.texts, progress=progress), self.config.max_energy
-        )
+        energies = self.energies(dataset.texts, progress=progress, calibrated=False)
+        return E.label_regression(dataset.gold, energies, self.config.max_energy)
 
     # -- persistence -------------------------------------------------------------------
     def state_summary(self) -> dict[str, Any]:
@@ -252,7 +339,9 @@ class EQN:
                     for label, t in zip(self.labels_, self.label_thresholds_, strict=True)
                 },
                 "tuned_on": self.thresholds_tuned_on_,
+                "calibrated": (float(self.calibrated_threshold_) if self.is_calibrated else None),
             },
+            "calibrated": self.is_calibrated,
             "fit": {
                 "best_epoch": getattr(self, "best_epoch_", None),
                 "history": getattr(self, "history_", []),
@@ -285,6 +374,10 @@ class EQN:
             }
             save_file(weights, str(staging / WEIGHTS_FILE), metadata={"format": MODEL_FORMAT})
             model.backbone.save_assets(staging)
+            if self.is_calibrated:
+                (staging / CALIBRATION_FILE).write_text(
+                    json.dumps(self.calibration_.to_dict()), encoding="utf-8"
+                )
         logger.info("model saved to %s", target)
         return target
 
@@ -317,6 +410,10 @@ class EQN:
         estimator.threshold_ = threshold
         estimator.label_thresholds_ = label_thresholds
         estimator.thresholds_tuned_on_ = thresholds.get("tuned_on")
+        estimator.source_ = str(source)
+        estimator.calibration_, estimator.calibrated_threshold_ = _read_calibration(
+            source, labels, thresholds.get("calibrated")
+        )
         fit = summary.get("fit", {})
         estimator.history_ = fit.get("history", [])
         estimator.best_epoch_ = fit.get("best_epoch")
@@ -331,10 +428,33 @@ def _read_summary(config_path: Path) -> dict[str, Any]:
         summary = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelError(f"{config_path} cannot be read as JSON: {error}") from None
-    if not isinstance(summary, dict) or summary.get("format") != MODEL_FORMAT:
+    if not isinstance(summary, dict) or summary.get("format") not in READABLE_FORMATS:
         found = summary.get("format") if isinstance(summary, dict) else type(summary).__name__
-        raise ModelError(f"{config_path} has format {found!r}; expected {MODEL_FORMAT!r}")
+        raise ModelError(
+            f"{config_path} has format {found!r}; expected one of {', '.join(READABLE_FORMATS)}"
+        )
     return summary
+
+
+def _read_calibration(
+    source: Path, labels: Sequence[str], threshold: float | None
+) -> tuple[Calibration | None, float | None]:
+    path = source / CALIBRATION_FILE
+    if not path.is_file():
+        logger.warning(
+            "%s has no calibration: its energies are the model's own, uncalibrated. "
+            "Fit one on a dev split with EQN.calibrate()",
+            source,
+        )
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path} cannot be read as JSON: {error}") from None
+    calibration = Calibration.from_dict(data, labels)
+    if threshold is None:
+        raise ModelError(f"{source / CONFIG_FILE} has calibration maps but no calibrated threshold")
+    return calibration, float(threshold)
 
 
 def _load_weights(model: EnergyModel, path: Path) -> None:

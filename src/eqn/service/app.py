@@ -74,6 +74,9 @@ class AnnotateRequest(BaseModel):
         None, ge=0, le=MAX_ENERGY, allow_inf_nan=False, description="Micro-emotion threshold h."
     )
     raw: bool = Field(False, description="Return unthresholded energies.")
+    calibrated: bool = Field(
+        True, description="Calibrated energies (default), or the model's own when false."
+    )
 
 
 class MicroEmotion(BaseModel):
@@ -89,8 +92,18 @@ class TextAnnotation(BaseModel):
     flag: str = ""
 
 
+class Provenance(BaseModel):
+    model: str
+    model_hash: str
+    eqn_version: str
+    calibrated: bool
+    threshold: float
+
+
 class AnnotateResponse(BaseModel):
     threshold: float
+    calibrated: bool
+    provenance: Provenance
     results: list[TextAnnotation]
 
 
@@ -159,7 +172,10 @@ class MicroBatcher:
                 offset += len(batch)
 
     def _score(self, texts: list[str]) -> ScoredTexts:
-        return score_texts(self.model, texts, batch_size=self.limits.inference_batch)
+        # Uncalibrated here, so requests that ask for either can share a batch.
+        return score_texts(
+            self.model, texts, batch_size=self.limits.inference_batch, calibrated=False
+        )
 
 
 def _static_dir() -> Path:
@@ -274,11 +290,16 @@ def create_app(
                     f"{limits.max_text_chars}",
                     limit=limits.max_text_chars,
                 )
-        threshold = resolve_threshold(loaded, request.threshold)
+        calibrated = request.calibrated and loaded.is_calibrated
+        threshold = resolve_threshold(loaded, request.threshold, calibrated)
         scored = await state["batcher"].score(request.texts)
+        if calibrated:
+            scored = scored.calibrated_by(loaded)
         annotated = scored.annotate(loaded.labels, threshold, request.raw)
         return AnnotateResponse(
             threshold=threshold,
+            calibrated=calibrated,
+            provenance=Provenance(**loaded.provenance(calibrated, threshold)),
             results=[TextAnnotation(**record.to_dict()) for record in annotated.records()],
         )
 
