@@ -53,7 +53,9 @@ def test_report_folder_has_every_file_with_a_stable_schema(tiny_model_dir, split
     assert set(saved["thresholded"]) == {"tuned_on", "keep_top", "global", "per_label"}
     assert saved["stability"]["spearman_overall"] == pytest.approx(1.0)
     assert saved["stability"]["annotation_jaccard"] == 1.0
-    assert "ece" in saved["calibration"]
+    assert "ece" in saved["calibration"] and saved["calibrated"] is True
+    # calibration is fitted on dev; here dev is the test split, so it must help
+    assert saved["calibration"]["ece"] < saved["calibration_uncalibrated"]["ece"]
     assert result["headline"] == saved["headline"]
     for name in FIGURES:
         with Image.open(tmp_path / name) as image:
@@ -62,6 +64,7 @@ def test_report_folder_has_every_file_with_a_stable_schema(tiny_model_dir, split
     page = (tmp_path / "index.html").read_text()
     assert all(f'src="{name}"' in page for name in FIGURES)
     report = (tmp_path / "report.md").read_text()
+    assert "after calibration on dev" in report
     for heading in ("Table 4", "Table 5", "Table 6", "tuned on dev", "What top-k_i assumes"):
         assert heading in report
 

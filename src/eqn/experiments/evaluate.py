@@ -39,7 +39,9 @@ def evaluate_model(
             f"({', '.join(splits.labels[:5])}, ...)"
         )
     data = splits[split]
-    energies = model.energies(data.texts, progress=progress)
+    # Scored once: calibrated energies are the uncalibrated ones through the maps.
+    uncalibrated = model.energies(data.texts, progress=progress, calibrated=False)
+    energies = model.calibration_.apply(uncalibrated) if model.is_calibrated else uncalibrated
     dev_energies = (
         model.energies(splits.dev.texts, progress=progress) if split != "dev" else energies
     )
@@ -57,7 +59,11 @@ def evaluate_model(
             "label_count_distribution": {
                 str(k): v for k, v in data.describe()["labels_per_sample"].items()
             },
+            "calibrated": model.is_calibrated,
             "calibration": M.calibration(energies, data.gold, model.config.max_energy),
+            "calibration_uncalibrated": M.calibration(
+                uncalibrated, data.gold, model.config.max_energy
+            ),
             "micro_emotions": M.micro_emotion_report(energies, data.gold, labels, threshold),
             "pearson": M.pearson_matrix(energies).round(4).tolist(),
             "headline": {},

@@ -93,16 +93,19 @@ def energy_histogram(energies: np.ndarray, gold: np.ndarray, path: Path, title: 
 
 
 def reliability(
-    bins: Sequence[Mapping[str, Any]], ece: float, path: Path, title: str, max_energy: float = 10.0
+    curves: Mapping[str, Mapping[str, Any]], path: Path, title: str, max_energy: float = 10.0
 ) -> Path:
-    """Energy bin against the share of gold labels in it, with the diagonal."""
+    """Energy bin against the share of gold labels in it, one line per curve
+    (``{name: {"bins": [...], "ece": float}}``), with the diagonal."""
     fig, ax = plt.subplots(figsize=(5, 5))
-    centers = [(b["low"] + b["high"]) / 2 for b in bins]
-    shares = [b["gold_share"] for b in bins]
-    ax.plot([0, max_energy], [0, 1], "--", color="grey", label="calibrated")
-    ax.plot(centers, shares, "o-", color="#4c72b0", label="model")
-    ax.set_xlabel("energy bin")
+    ax.plot([0, max_energy], [0, 1], "--", color="grey", label="perfectly calibrated")
+    for name, curve in curves.items():
+        bins = [b for b in curve["bins"] if b["count"]]
+        centers = [b["mean_energy"] for b in bins]
+        shares = [b["gold_share"] for b in bins]
+        ax.plot(centers, shares, "o-", label=f"{name} (ECE {curve['ece']:.3f})")
+    ax.set_xlabel("energy (bin mean)")
     ax.set_ylabel("share of gold labels")
-    ax.set_title(f"{title} (ECE {ece:.3f})")
+    ax.set_title(title)
     ax.legend()
     return _save(fig, path)

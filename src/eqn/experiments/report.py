@@ -62,10 +62,10 @@ def write_report(
         baseline=label_f1s(baseline) if baseline else None,
     )
     plots.energy_histogram(energies, gold, out_dir / "energy_hist.png", f"Energies: {name}")
-    calibration = result["calibration"]
-    plots.reliability(
-        calibration["bins"], calibration["ece"], out_dir / "calibration.png", "Reliability"
-    )
+    curves = {"uncalibrated": result["calibration_uncalibrated"]}
+    if result.get("calibrated"):
+        curves["calibrated"] = result["calibration"]
+    plots.reliability(curves, out_dir / "calibration.png", "Reliability")
     write_json(out_dir / "metrics.json", result)
     markdown = report_markdown(result)
     with atomic_write(out_dir / "report.md", "w", encoding="utf-8") as stream:
@@ -165,8 +165,14 @@ def report_markdown(result: dict[str, Any]) -> str:
             ],
         ),
         "## Calibration",
-        f"Expected calibration error of energy/10 against the gold share: "
-        f"{result['calibration']['ece']:.4f}.",
+        "Expected calibration error of energy/10 against the gold share, 10 bins: "
+        f"{result['calibration_uncalibrated']['ece']:.4f} for the model's own energies"
+        + (
+            f", {result['calibration']['ece']:.4f} after calibration on dev (the energies "
+            "this report scores)."
+            if result.get("calibrated")
+            else " (the model has no calibration)."
+        ),
         "## Micro-emotions",
         _micro_markdown(result["micro_emotions"]),
     ]
