@@ -130,7 +130,9 @@ def test_interrupted_run_leaves_no_output_and_resumes_without_redoing_rows(
 
 
 def test_resume_refuses_changed_options(model, reviews, monkeypatch):
-    monkeypatch.setattr(A, "annotate_texts", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(
+        A, "annotate_texts", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
     with pytest.raises(KeyboardInterrupt):
         A.annotate_file(model, reviews, chunk_rows=10, progress=False)
     monkeypatch.undo()

@@ -94,16 +94,26 @@ class DatasetOptions:
     sep: str | None = None
     no_header: bool = False
     drop_empty: bool = False
+    graded: float | None = None
     seed: int = 0
 
     def load(self, dataset: str) -> Any:
         """The dataset's splits, through :func:`eqn.data.load_splits`."""
-        from eqn.data import ReaderOptions, load_splits
+        from eqn.data import ReaderOptions, load_splits, read_label_names
 
         label_names: str | list[str] | None = self.labels
         if self.labels is not None and not Path(self.labels).is_file():
             label_names = [name.strip() for name in self.labels.split(",") if name.strip()]
+        graded: dict[str, Any] = {}
+        if self.graded is not None:
+            if label_names is None:
+                fail("graded labels need the names of their columns", "--labels")
+            graded = {
+                "intensity_columns": read_label_names(label_names),
+                "intensity_scale": self.graded,
+            }
         options = ReaderOptions(
+            **graded,
             text_col=self.text_col,
             label_col=self.label_col,
             label_sep=self.label_sep or None,
@@ -165,6 +175,17 @@ DATASET_OPTIONS: dict[str, tuple[Any, Any]] = {
     "drop_empty": (
         Annotated[bool, typer.Option("--drop-empty", help="Drop empty texts instead of failing.")],
         False,
+    ),
+    "graded": (
+        Annotated[
+            float | None,
+            typer.Option(
+                "--graded",
+                help="Graded labels: each label in --labels is a numeric column from 0 to this "
+                "scale (e.g. 3, or 1 for vote fractions), mapped onto energies 0-10.",
+            ),
+        ],
+        None,
     ),
     "seed": (Annotated[int, typer.Option("--seed", help="Random seed (splits and training).")], 0),
 }

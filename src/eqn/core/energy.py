@@ -40,24 +40,41 @@ def _check_max(max_energy: float) -> None:
         raise ValueError(f"max_energy must be positive, got {max_energy}")
 
 
-def full_labels(gold: np.ndarray, max_energy: float = DEFAULT_MAX_ENERGY) -> np.ndarray:
-    """Full-label initialisation (eq. 1-2): human labels become ``max_energy``, the rest 0."""
+def full_labels(
+    gold: np.ndarray, max_energy: float = DEFAULT_MAX_ENERGY, intensity: np.ndarray | None = None
+) -> np.ndarray:
+    """Full-label initialisation (eq. 1-2): human labels become ``max_energy``, the rest 0.
+
+    With graded labels (``intensity``, 0-1 per label, beyond the paper) a human
+    label becomes its intensity on the energy scale instead.
+    """
     _check_max(max_energy)
-    return np.where(_as_gold(gold), max_energy, 0.0).astype(np.float32)
+    mask = _as_gold(gold)
+    if intensity is None:
+        return np.where(mask, max_energy, 0.0).astype(np.float32)
+    graded = np.asarray(intensity, dtype=np.float64)
+    if graded.shape != mask.shape:
+        raise ValueError(f"intensity has shape {graded.shape} but gold has shape {mask.shape}")
+    return np.where(mask, max_energy * np.clip(graded, 0.0, 1.0), 0.0).astype(np.float32)
 
 
 def label_regression(
-    gold: np.ndarray, energies: np.ndarray, max_energy: float = DEFAULT_MAX_ENERGY
+    gold: np.ndarray,
+    energies: np.ndarray,
+    max_energy: float = DEFAULT_MAX_ENERGY,
+    intensity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Label regression (eq. 3).
 
-    Gold labels go back to ``max_energy``; every other label keeps the model's
-    energy, clipped to ``[0, max_energy]``.
+    Gold labels go back to their full label (``max_energy``, or their graded
+    intensity on the scale); every other label keeps the model's energy, clipped
+    to ``[0, max_energy]``.
     """
     _check_max(max_energy)
     values = _as_energies(energies)
     mask = _as_gold(gold, values.shape)
-    return np.where(mask, max_energy, np.clip(values, 0.0, max_energy)).astype(np.float32)
+    human = full_labels(mask, max_energy, intensity)
+    return np.where(mask, human, np.clip(values, 0.0, max_energy)).astype(np.float32)
 
 
 def classify_max(energies: np.ndarray) -> np.ndarray:

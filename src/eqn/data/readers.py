@@ -67,6 +67,9 @@ class ReaderOptions:
     header: bool = True
     column_names: tuple[str, ...] | None = None
     quoting: Literal["minimal", "none"] | None = None
+    # Graded labels: one numeric column per label (these names), values 0..intensity_scale.
+    intensity_columns: tuple[str, ...] | None = None
+    intensity_scale: float | None = None
 
     def __post_init__(self) -> None:
         if self.label_format not in ("auto", "names", "ids"):
@@ -77,6 +80,16 @@ class ReaderOptions:
             raise InputError("a file without a header needs column_names, e.g. ('text', 'labels')")
         if self.column_names is not None:
             object.__setattr__(self, "column_names", tuple(self.column_names))
+        if (self.intensity_columns is None) != (self.intensity_scale is None):
+            raise InputError(
+                "graded labels need both the label columns and their scale "
+                "(intensity_columns and intensity_scale)"
+            )
+        if self.intensity_columns is not None:
+            object.__setattr__(self, "intensity_columns", tuple(self.intensity_columns))
+            scale = self.intensity_scale
+            if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
+                raise InputError(f"intensity_scale must be a positive number, got {scale!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +127,8 @@ class _RawRows:
     tokens: list[list[str]]
     lines: list[int]
     report: ReadReport
+    intensity: np.ndarray | None = None
+    intensity_columns: tuple[str, ...] = ()
 
 
 def _decode(raw: bytes, path: Path) -> tuple[str, int]:
@@ -227,7 +242,12 @@ def _read_rows(path: Path, options: ReaderOptions, on_empty: OnEmpty) -> _RawRow
     if on_empty not in ("error", "drop"):
         raise InputError(f"on_empty must be 'error' or 'drop', got {on_empty!r}")
     frame, lines, replaced = _read_frame(path, options)
-    for column, parameter in ((options.text_col, "text_col"), (options.label_col, "label_col")):
+    needed = [(options.text_col, "text_col")] + (
+        [(c, "labels") for c in options.intensity_columns]
+        if options.intensity_columns
+        else [(options.label_col, "label_col")]
+    )
+    for column, parameter in needed:
         if column not in frame.columns:
             raise missing_column_error(column, frame.columns, path, parameter)
 
@@ -244,8 +264,16 @@ def _read_rows(path: Path, options: ReaderOptions, on_empty: OnEmpty) -> _RawRow
     if empty:
         logger.warning("%s: dropped %d empty or missing text(s)", path, len(empty))
     keep = sorted(set(range(len(raw_texts))) - set(empty))
-    raw_labels = frame[options.label_col].tolist()
-    tokens = [_label_tokens(raw_labels[i], options.label_sep) for i in keep]
+    intensity = None
+    if options.intensity_columns:
+        intensity = _read_intensities(frame, options, keep, lines, path)
+        tokens = [
+            [c for c, v in zip(options.intensity_columns, row, strict=True) if v > 0]
+            for row in intensity
+        ]
+    else:
+        raw_labels = frame[options.label_col].tolist()
+        tokens = [_label_tokens(raw_labels[i], options.label_sep) for i in keep]
     report = ReadReport(
         path=str(path),
         rows_read=len(raw_texts),
@@ -259,10 +287,43 @@ def _read_rows(path: Path, options: ReaderOptions, on_empty: OnEmpty) -> _RawRow
         tokens=tokens,
         lines=[lines[i] for i in keep],
         report=report,
+        intensity=intensity,
+        intensity_columns=tuple(options.intensity_columns or ()),
     )
 
 
+def _read_intensities(
+    frame: pd.DataFrame,
+    options: ReaderOptions,
+    keep: Sequence[int],
+    lines: Sequence[int],
+    path: Path,
+) -> np.ndarray:
+    """Graded labels as 0-1 intensities: each label's column divided by the scale."""
+    columns = list(options.intensity_columns or ())
+    scale = float(options.intensity_scale or 1.0)
+    values = np.zeros((len(keep), len(columns)), dtype=np.float64)
+    for j, column in enumerate(columns):
+        parsed = pd.to_numeric(frame[column].iloc[list(keep)].replace("", "0"), errors="coerce")
+        bad = np.flatnonzero(~np.isfinite(parsed.to_numpy(dtype=np.float64)))
+        if len(bad) == 0:
+            out = np.flatnonzero((parsed < 0) | (parsed > scale))
+            if len(out) == 0:
+                values[:, j] = parsed.to_numpy(dtype=np.float64) / scale
+                continue
+            bad = out
+        row = bad[0]
+        raise InputError(
+            f"{path}, line {lines[keep[row]]}: {column!r} is "
+            f"{frame[column].iloc[keep[row]]!r}; graded labels are numbers from 0 to {scale:g}",
+            parameter="labels",
+        )
+    return values.astype(np.float32)
+
+
 def _uses_ids(rows: Sequence[_RawRows], options: ReaderOptions) -> bool:
+    if options.intensity_columns:
+        return False  # graded labels are named by their columns
     if options.label_format != "auto":
         return options.label_format == "ids"
     tokens = [t for r in rows for row_tokens in r.tokens for t in row_tokens]
@@ -295,7 +356,13 @@ def _build_dataset(rows: _RawRows, labels: tuple[str, ...], use_ids: bool, name:
                         parameter="labels",
                     )
                 gold[row, index[token]] = True
-    return Dataset(rows.texts, labels, gold, name=name, reports=(rows.report,))
+    intensity = None
+    if rows.intensity is not None:
+        # Columns are read in the order of intensity_columns, which are the label names.
+        intensity = np.zeros(gold.shape, dtype=np.float32)
+        order = [index[c] for c in rows.intensity_columns]
+        intensity[:, order] = rows.intensity
+    return Dataset(rows.texts, labels, gold, name=name, reports=(rows.report,), intensity=intensity)
 
 
 def _resolve_labels(
@@ -343,6 +410,8 @@ def read_table(
     one name per line) or, failing that, from the data (sorted).
     """
     options = options or ReaderOptions()
+    if labels is None and options.intensity_columns:
+        labels = options.intensity_columns
     rows = _read_rows(Path(path), options, on_empty)
     use_ids = _uses_ids([rows], options)
     names = _resolve_labels([rows], labels, use_ids)
@@ -367,6 +436,8 @@ def load_files(
     split, and how they were made is kept in ``split_info``.
     """
     options = options or ReaderOptions()
+    if labels is None and options.intensity_columns:
+        labels = options.intensity_columns
     paths = {"train": train, "dev": dev, "test": test}
     rows = {split: _read_rows(Path(p), options, on_empty) for split, p in paths.items() if p}
     use_ids = _uses_ids(list(rows.values()), options)

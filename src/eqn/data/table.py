@@ -33,6 +33,9 @@ class Dataset:
     gold: np.ndarray
     name: str = ""
     reports: tuple[ReadReport, ...] = ()
+    # Graded labels (beyond the paper): human intensity per label, 0 (absent) to 1
+    # (strongest). None for 0/1 labels, where every gold label counts as 1.
+    intensity: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         gold = np.asarray(self.gold, dtype=bool)
@@ -44,6 +47,15 @@ class Dataset:
                 f"{len(self.labels)}), got {gold.shape}"
             )
         check_label_names(self.labels, source=self.name or "dataset")
+        if self.intensity is not None:
+            intensity = np.asarray(self.intensity, dtype=np.float32)
+            if intensity.shape != gold.shape:
+                raise InputError(f"intensity has shape {intensity.shape}, gold {gold.shape}")
+            if not np.isfinite(intensity).all() or intensity.min() < 0 or intensity.max() > 1:
+                raise InputError("intensities must be finite and within 0-1")
+            if not np.array_equal(intensity > 0, gold):
+                raise InputError("a label is gold exactly where its intensity is above 0")
+            object.__setattr__(self, "intensity", intensity)
 
     @classmethod
     def from_lists(
@@ -98,6 +110,7 @@ class Dataset:
             self.labels,
             self.gold[idx],
             name=self.name if name is None else name,
+            intensity=None if self.intensity is None else self.intensity[idx],
         )
 
     def describe(self) -> dict[str, Any]:

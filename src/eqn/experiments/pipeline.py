@@ -389,7 +389,9 @@ class Pipeline:
             mean, seconds = teacher_energies(
                 splits, config, options, self.folder, self.resume, self.progress
             )
-            energies = label_regression(splits.train.gold, mean, config.max_energy)
+            energies = label_regression(
+                splits.train.gold, mean, config.max_energy, splits.train.intensity
+            )
             origin |= {
                 "from_model": str(self.folder.root / "teachers"),
                 "teacher_train_seconds": seconds,
@@ -398,7 +400,9 @@ class Pipeline:
             fold_energies, seconds = out_of_fold_energies(
                 splits, config, options.folds, self.folder.relabel_folds, self.resume, self.progress
             )
-            energies = label_regression(splits.train.gold, fold_energies, config.max_energy)
+            energies = label_regression(
+                splits.train.gold, fold_energies, config.max_energy, splits.train.intensity
+            )
             origin |= {
                 "from_model": f"out of fold: {options.folds} Model 1s, each without its fold",
                 "fold_train_seconds": seconds,

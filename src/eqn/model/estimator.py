@@ -92,7 +92,7 @@ class EQN:
         if dev is not None and dev.labels != train.labels:
             raise InputError("train and dev must share one label set, in the same order")
         if targets is None:
-            targets = E.full_labels(train.gold, config.max_energy)
+            targets = E.full_labels(train.gold, config.max_energy, train.intensity)
         targets = np.asarray(targets, dtype=np.float32)
         if targets.shape != train.gold.shape:
             raise InputError(f"targets have shape {targets.shape}, expected {train.gold.shape}")
@@ -323,7 +323,7 @@ class EQN:
         if dataset.labels != self.labels:
             raise InputError("the dataset's labels differ from the model's")
         energies = self.energies(dataset.texts, progress=progress, calibrated=False)
-        return E.label_regression(dataset.gold, energies, self.config.max_energy)
+        return E.label_regression(dataset.gold, energies, self.config.max_energy, dataset.intensity)
 
     # -- persistence -------------------------------------------------------------------
     def state_summary(self) -> dict[str, Any]:
