@@ -137,3 +137,22 @@ def test_calibrate_writes_a_calibrated_copy_and_annotate_can_skip_it(
         assert f", {kind} energies, threshold" in " ".join(shown.output.split())
         outputs[kind] = target.read_text()
     assert outputs["calibrated"] != outputs["uncalibrated"]
+
+
+def test_user_strings_are_never_markup_or_emoji(tmp_path):
+    import csv
+
+    from tests.conftest import SENTENCES
+
+    path = tmp_path / "tfn:train [bold]x :smile:.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "labels"])
+        writer.writerows(SENTENCES * 2)
+    result = runner.invoke(app, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "[bold]x :smile:" in " ".join(result.output.split())
+    assert "\N{SMILING FACE WITH OPEN MOUTH AND SMILING EYES}" not in result.output
+    missing = runner.invoke(app, ["info", str(path), "--text-col", ":train: [red]"])
+    assert missing.exit_code == 2
+    assert ":train: [red]" in missing.output and "\N{TRAIN}" not in missing.output

@@ -153,3 +153,26 @@ def test_limits_are_validated():
         ServiceLimits(max_texts=0)
     with pytest.raises(ValueError, match="max_wait_ms must be >= 0"):
         ServiceLimits(max_wait_ms=-1)
+
+
+@pytest.mark.parametrize("threshold", ["11", "-1", "1e999", "-1e999", "NaN", "Infinity"])
+def test_thresholds_off_the_scale_are_422(client, threshold):
+    body = '{"texts": ["I love it"], "threshold": ' + threshold + "}"
+    response = client.post(
+        "/v1/annotate", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert "threshold" in response.json()["error"]
+
+
+def test_uncalibrated_energies_on_request(client, model):
+    calibrated = client.post("/v1/annotate", json={"texts": ["so scared"], "raw": True}).json()
+    own = client.post(
+        "/v1/annotate", json={"texts": ["so scared"], "raw": True, "calibrated": False}
+    ).json()
+    assert calibrated["calibrated"] is True and own["calibrated"] is False
+    assert own["threshold"] == model.threshold_ != calibrated["threshold"]
+    expected = model.energies("so scared", calibrated=False)[0]
+    shown = own["results"][0]["energies"]
+    assert [shown[label] for label in model.labels] == [round(float(v), 2) for v in expected]
+    assert calibrated["provenance"]["model_hash"] == model.model_hash
