@@ -45,3 +45,12 @@ def test_one_string_or_many(texts):
     count = 1 if isinstance(texts, str) else len(texts)
     assert len(model.predict(texts)) == count
     assert len(model.annotate(texts)) == count
+
+
+def test_shipped_model_is_calibrated_and_on_the_scale():
+    model = eqn.load()
+    assert model.is_calibrated
+    values = model.energies([text for text, _ in EXPECTED])
+    assert values.min() >= 0 and values.max() <= 10
+    own = model.energies([text for text, _ in EXPECTED], calibrated=False)
+    assert own.min() >= 0 and own.max() <= 10
