@@ -130,9 +130,15 @@ def test_interrupted_run_leaves_no_output_and_resumes_without_redoing_rows(
 
 
 def test_resume_refuses_changed_options(model, reviews, monkeypatch):
-    monkeypatch.setattr(
-        A, "annotate_texts", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
-    )
+    real, calls = A.annotate_texts, []
+
+    def second_chunk_interrupts(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(A, "annotate_texts", second_chunk_interrupts)
     with pytest.raises(KeyboardInterrupt):
         A.annotate_file(model, reviews, chunk_rows=10, progress=False)
     monkeypatch.undo()

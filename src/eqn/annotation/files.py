@@ -75,7 +75,7 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) 
     """Write ``frame`` atomically as csv, tsv, jsonl or parquet (``header``: csv/tsv only)."""
     with atomic_write(path, "wb") as stream:
         if fmt == "parquet":
-            frame.to_parquet(stream, index=False)
+            _parquet_ready(frame).to_parquet(stream, index=False)
         elif fmt == "jsonl":
             stream.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode())
         else:
@@ -83,47 +83,92 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) 
             stream.write(frame.to_csv(index=False, header=header, sep=separator).encode())
 
 
+def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns (JSON values of mixed types) as text, so Parquet has one type per column."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = [
+                None if v is None else v if isinstance(v, str) else json.dumps(v)
+                for v in out[column]
+            ]
+    return out
+
+
 def _join_parts(
     parts: Sequence[Path],
+    part_columns: Sequence[Sequence[str]],
     columns: Sequence[str],
     target: Path,
     fmt: str,
     provenance: dict[str, Any] | None = None,
 ) -> None:
-    """Concatenate finished parts into ``target`` atomically, streaming part by part.
+    """Concatenate finished parts into ``target`` atomically, part by part.
 
+    ``columns`` is the union of every part's columns, in first-seen order: a part
+    that lacks one gets it empty, so no value ever lands under another column.
     Parquet output carries ``provenance`` (model, hash, eqn version, calibration,
     threshold) in its schema metadata under the key ``eqn``.
     """
     if fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        metadata = {b"eqn": json.dumps(provenance or {}).encode()}
-        with atomic_write(target, "wb") as stream:
-            writer = None
-            for part in parts:
-                table = pq.read_table(part)
-                if writer is None:
-                    schema = table.schema.with_metadata(
-                        {**(table.schema.metadata or {}), **metadata}
-                    )
-                    writer = pq.ParquetWriter(stream, schema)
-                writer.write_table(table.cast(writer.schema))
-            if writer is None:
-                empty = pa.table({c: pa.array([], pa.string()) for c in columns})
-                writer = pq.ParquetWriter(stream, empty.schema.with_metadata(metadata))
-            writer.close()
+        _join_parquet(parts, columns, target, provenance)
         return
+    separator = "\t" if fmt == "tsv" else ","
     with atomic_write(target, "wb") as stream:
         if fmt in ("csv", "tsv"):
-            header = pd.DataFrame(columns=list(columns)).to_csv(
-                index=False, sep="\t" if fmt == "tsv" else ","
-            )
+            header = pd.DataFrame(columns=list(columns)).to_csv(index=False, sep=separator)
             stream.write(header.encode())
+        for part, own in zip(parts, part_columns, strict=True):
+            if fmt == "jsonl" or list(own) == list(columns):
+                with part.open("rb") as source:
+                    shutil.copyfileobj(source, stream)
+                continue
+            frame = pd.read_csv(
+                part,
+                sep=separator,
+                header=None,
+                names=list(own),
+                dtype=str,
+                keep_default_na=False,
+                na_values=[],
+            ).reindex(columns=list(columns), fill_value="")
+            stream.write(frame.to_csv(index=False, header=False, sep=separator).encode())
+
+
+def _join_parquet(
+    parts: Sequence[Path], columns: Sequence[str], target: Path, provenance: dict[str, Any] | None
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas = [pq.read_schema(part) for part in parts]
+    fields: dict[str, pa.DataType] = {}
+    for schema in schemas:
+        for field in schema:
+            known = fields.get(field.name)
+            # The same column with two types across parts becomes text.
+            fields[field.name] = field.type if known in (None, field.type) else pa.string()
+    schema = pa.schema([(c, fields.get(c, pa.string())) for c in columns]).with_metadata(
+        {b"eqn": json.dumps(provenance or {}).encode()}
+    )
+    with atomic_write(target, "wb") as stream:
+        writer = pq.ParquetWriter(stream, schema)
         for part in parts:
-            with part.open("rb") as source:
-                shutil.copyfileobj(source, stream)
+            table = pq.read_table(part)
+            arrays = []
+            for field in schema:
+                if field.name in table.column_names:
+                    column = table.column(field.name)
+                    if column.type != field.type and pa.types.is_string(field.type):
+                        column = pa.array(
+                            [None if v is None else str(v) for v in column.to_pylist()],
+                            pa.string(),
+                        )
+                    arrays.append(column.cast(field.type))
+                else:
+                    arrays.append(pa.nulls(table.num_rows, field.type))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        writer.close()
 
 
 def _signature(path: Path, options: dict[str, Any]) -> dict[str, Any]:
@@ -171,13 +216,29 @@ def annotate_file(
     force: bool = False,
     progress: bool = True,
     calibrated: bool = True,
+    encoding: str = "utf-8",
 ) -> AnnotationSummary:
     """Annotate one file, chunk by chunk, into ``output`` (default: ``NAME.eqn.FORMAT``).
 
-    The output keeps the input's columns, then one energy column per label,
-    ``macro_emotion``, ``micro_emotions`` and ``eqn_flag``. The input is never
-    overwritten unless ``in_place``.
+    The output keeps the input's columns (the union over the file, values exactly
+    as read), then one energy column per label, ``macro_emotion``,
+    ``micro_emotions`` and ``eqn_flag``. Its format is ``fmt``, else that of the
+    output's suffix, else the input's. ``output="-"`` writes to standard output.
+    The input is never overwritten unless ``in_place``.
     """
+    if output is not None and str(output) == "-":
+        return _annotate_to_stdout(
+            model,
+            path,
+            text_col,
+            threshold,
+            raw,
+            fmt,
+            chunk_rows,
+            progress,
+            calibrated,
+            encoding,
+        )
     source = Path(path)
     if not source.is_file():
         raise InputError(f"{source} does not exist")
@@ -185,6 +246,9 @@ def annotate_file(
     threshold = resolve_threshold(model, threshold, calibrated)
     provenance = model.provenance(calibrated, threshold)
     in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
+    if fmt is None and output is not None and not in_place:
+        fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower())
+        fmt = fmt if fmt in ANNOTATION_FORMATS else None
     out_fmt = detect_format(source, fmt or in_fmt, allowed=ANNOTATION_FORMATS)
     if in_place:
         target = source
@@ -210,6 +274,7 @@ def annotate_file(
         "raw": raw,
         "format": out_fmt,
         "chunk_rows": chunk_rows,
+        "encoding": encoding,
         "labels": list(model.labels),
     }
     signature = _signature(source, options)
@@ -238,38 +303,89 @@ def annotate_file(
     summary = AnnotationSummary(**{**manifest["summary"], "seconds": 0.0})
     summary.outputs = []
     started = time.perf_counter()
-    columns: list[str] | None = manifest.get("columns")
+    manifest.setdefault("part_columns", [])
+    chunks = iter_chunks(source, in_fmt, chunk_rows, manifest["rows"], encoding)
     try:
         with progress_bar(
             desc=source.name, unit="rows", initial=manifest["rows"], enabled=progress
         ) as bar:
-            for chunk in iter_chunks(source, in_fmt, chunk_rows, skip_rows=manifest["rows"]):
+            for chunk in chunks:
                 annotated, chunk_summary = _annotate_chunk(
                     model, chunk, source, text_col, threshold, raw, calibrated
                 )
-                columns = list(annotated.columns)
                 part = staging / f"part-{len(manifest['parts']):06d}.{out_fmt}"
                 write_frame(annotated, part, out_fmt, header=False)
                 summary.add(chunk_summary)
                 manifest["parts"].append(part.name)
+                manifest["part_columns"].append([str(c) for c in annotated.columns])
                 manifest["rows"] += len(chunk)
-                manifest["columns"] = columns
                 manifest["summary"] = {**asdict(summary), "outputs": []}
                 _write_manifest(manifest_path, manifest)
                 bar.update(len(chunk))
-    except InputError:
+    except BaseException:
         if not manifest["parts"]:  # nothing worth resuming: leave no trace
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    if columns is None:
+    if not manifest["parts"]:
         shutil.rmtree(staging, ignore_errors=True)
         raise InputError(f"{source} has a header but no rows to annotate")
-    _join_parts([staging / p for p in manifest["parts"]], columns, target, out_fmt, provenance)
+    # The union of the parts' columns, in first-seen order; annotation columns last.
+    own = list(dict.fromkeys(c for cols in manifest["part_columns"] for c in cols))
+    added = [c for c in own if c in set(manifest["part_columns"][0][-len(model.labels) - 3 :])]
+    columns = [c for c in own if c not in added] + added
+    _join_parts(
+        [staging / p for p in manifest["parts"]],
+        manifest["part_columns"],
+        columns,
+        target,
+        out_fmt,
+        provenance,
+    )
     shutil.rmtree(staging, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     summary.outputs = [str(target)]
     summary.provenance = provenance
     logger.info("%s -> %s: %s", source, target, summary.line())
+    return summary
+
+
+def _annotate_to_stdout(
+    model: EQN,
+    path: str | os.PathLike[str],
+    text_col: str,
+    threshold: float | None,
+    raw: bool,
+    fmt: str | None,
+    chunk_rows: int,
+    progress: bool,
+    calibrated: bool,
+    encoding: str,
+) -> AnnotationSummary:
+    """Annotate into a temporary file, then copy it to standard output."""
+    import sys
+    import tempfile
+
+    source = Path(path)
+    out_fmt = fmt or detect_format(source, allowed=ANNOTATION_FORMATS)
+    with tempfile.TemporaryDirectory(prefix="eqn-") as folder:
+        target = Path(folder) / f"out.{out_fmt}"
+        summary = annotate_file(
+            model,
+            source,
+            target,
+            text_col,
+            threshold,
+            raw,
+            out_fmt,
+            chunk_rows,
+            progress=progress,
+            calibrated=calibrated,
+            encoding=encoding,
+        )
+        with target.open("rb") as stream:
+            shutil.copyfileobj(stream, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    summary.outputs = ["-"]
     return summary
 
 

@@ -69,7 +69,8 @@ def command(
         typer.Option(
             "--output",
             "-o",
-            help="Output file, or folder for several inputs (default: NAME.eqn.FORMAT).",
+            help="Output file ('-': standard output), or folder for several inputs "
+            "(default: NAME.eqn.FORMAT).",
         ),
     ] = None,
     text_col: Annotated[str, typer.Option("--text-col", help="Column holding the text.")] = "text",
@@ -102,6 +103,9 @@ def command(
     ] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     chunk_rows: Annotated[int, typer.Option(help="Rows per streamed chunk.")] = 4096,
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of CSV/TSV/JSONL inputs (UTF-8, BOM or not).")
+    ] = "utf-8",
     top: Annotated[int, typer.Option(help="Emotions shown per text in the terminal view.")] = 5,
     progress: ProgressOpt = True,
 ) -> None:
@@ -147,6 +151,7 @@ def command(
             force=force,
             progress=progress,
             calibrated=calibrated,
+            encoding=encoding,
         )
         for path in summary.outputs:
             err_console.print(f"wrote {path}", markup=False)

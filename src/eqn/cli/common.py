@@ -43,6 +43,7 @@ PARAMETER_FLAGS = {
     "threshold": "--threshold",
     "backbone": "--backbone",
     "model": "--model",
+    "encoding": "--encoding",
 }
 
 EXIT_BAD_INPUT = 2

@@ -488,36 +488,94 @@ def detect_format(path: Path, fmt: str | None = None, allowed: tuple[str, ...] =
     return found
 
 
+def _jsonl_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
+    """JSONL as chunks of objects, values exactly as parsed (big integers stay exact)."""
+    records: list[dict[str, Any]] = []
+    with path.open(encoding=_python_encoding(encoding), errors="strict", newline="") as handle:
+        try:
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise InputError(
+                        f"{path}, line {line_no}: not valid JSON ({error.msg}); JSONL needs one "
+                        "JSON object per line"
+                    ) from None
+                if not isinstance(record, dict):
+                    raise InputError(
+                        f"{path}, line {line_no}: expected a JSON object, got {line.strip()[:40]}"
+                    )
+                records.append(record)
+                if len(records) == chunk_rows:
+                    yield _object_frame(records)
+                    records = []
+        except UnicodeDecodeError as error:
+            raise _encoding_error(path, encoding, error) from None
+    if records:
+        yield _object_frame(records)
+
+
+def _object_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records as columns of Python objects: no type inference, so nothing is rounded."""
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    return pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns})
+
+
+def _python_encoding(encoding: str) -> str:
+    # A UTF-8 byte order mark is not part of the first column's name.
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
+def _encoding_error(path: Path, encoding: str, error: UnicodeDecodeError) -> InputError:
+    byte = error.object[error.start : error.start + 1].hex()
+    return InputError(
+        f"{path} is not valid {encoding}: byte 0x{byte} at offset {error.start} cannot be "
+        "decoded. Give the file's encoding (for example encoding='latin-1' or 'cp1252'), or "
+        "convert it to UTF-8",
+        parameter="encoding",
+    )
+
+
+def _csv_chunks(path: Path, sep: str, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
+    """CSV or TSV chunks of strings; the header is read lazily, inside the caller's checks."""
+    yield from pd.read_csv(
+        path,
+        sep=sep,
+        chunksize=chunk_rows,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[],
+        encoding=_python_encoding(encoding),
+        encoding_errors="strict",
+    )
+
+
 def iter_chunks(
-    path: Path, fmt: str, chunk_rows: int, skip_rows: int = 0
+    path: Path, fmt: str, chunk_rows: int, skip_rows: int = 0, encoding: str = "utf-8"
 ) -> Iterator[pd.DataFrame]:
-    """The input as DataFrame chunks of strings, starting after ``skip_rows`` rows."""
+    """The input as DataFrame chunks, starting after ``skip_rows`` rows.
+
+    CSV and TSV cells are strings exactly as written; JSONL values are the parsed
+    JSON objects; Parquet keeps its types. Text must decode in ``encoding`` (UTF-8,
+    with or without a byte order mark, by default): bytes that do not are refused,
+    never replaced.
+    """
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty: it has no rows")
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        seen = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            frame = batch.to_pandas()
-            if seen + len(frame) <= skip_rows:
-                seen += len(frame)
-                continue
-            yield frame.iloc[max(0, skip_rows - seen) :]
-            seen += len(frame)
-        return
-    if fmt == "jsonl":
-        reader = pd.read_json(path, lines=True, chunksize=chunk_rows, dtype=False)
+        try:
+            batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
+        except Exception as error:  # pyarrow raises several types for damaged files
+            raise InputError(f"{path} is not a readable Parquet file: {error}") from None
+        reader: Iterator[pd.DataFrame] = (batch.to_pandas() for batch in batches)
+    elif fmt == "jsonl":
+        reader = _jsonl_chunks(path, chunk_rows, encoding)
     else:
-        reader = pd.read_csv(
-            path,
-            sep="\t" if fmt == "tsv" else ",",
-            chunksize=chunk_rows,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[],
-            encoding_errors="replace",
-        )
+        reader = _csv_chunks(path, "\t" if fmt == "tsv" else ",", chunk_rows, encoding)
     # Rows are skipped after parsing: a quoted field may span lines, so line
     # offsets would be wrong. Parsing is cheap next to the model.
     seen = 0
@@ -528,5 +586,11 @@ def iter_chunks(
                 continue
             yield frame.iloc[max(0, skip_rows - seen) :]
             seen += len(frame)
+    except InputError:
+        raise
+    except UnicodeDecodeError as error:
+        raise _encoding_error(path, encoding, error) from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} has no header and no rows") from None
     except (pd.errors.ParserError, ValueError) as error:
         raise InputError(f"{path}: malformed input near row {seen + 1}: {error}") from None

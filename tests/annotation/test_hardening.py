@@ -1,0 +1,112 @@
+"""Bad and unusual files: a typed error or a correct output, never silent damage."""
+
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import eqn.annotation.files as A
+from eqn.errors import InputError
+from eqn.model.estimator import EQN
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir):
+    return EQN.load(tiny_model_dir)
+
+
+def no_leftovers(folder):
+    return not [p for p in folder.iterdir() if p.name.endswith(".parts")]
+
+
+def test_jsonl_keys_that_change_between_chunks_keep_their_columns(model, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    rows = [{"id": 1, "early": "e1", "text": "I love it"}, {"id": 2, "text": "so sad"}]
+    rows += [{"text": "so angry", "late": "l3", "id": 3}, {"id": 4, "text": "yay", "late": "l4"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    for fmt in ("csv", "parquet", "jsonl"):
+        out = tmp_path / f"out.{fmt}"
+        A.annotate_file(model, path, out, chunk_rows=2, progress=False)
+        frame = (
+            pd.read_csv(out, dtype=str, keep_default_na=False)
+            if fmt == "csv"
+            else pd.read_parquet(out)
+            if fmt == "parquet"
+            else pd.read_json(out, lines=True)
+        )
+        if fmt != "jsonl":  # JSONL objects carry their own keys, in any order
+            assert list(frame.columns[:4]) == ["id", "early", "text", "late"], fmt
+        assert [str(v) for v in frame["id"]] == ["1", "2", "3", "4"]
+        assert list(frame["text"]) == [r["text"] for r in rows]
+        late = [v if isinstance(v, str) else "" for v in frame["late"]]
+        assert late == ["", "", "l3", "l4"], fmt
+
+
+def test_pass_through_values_are_exact(model, tmp_path):
+    path = tmp_path / "ids.jsonl"
+    big = [12345678901234567890, 12345678901234567891]
+    path.write_text(
+        "\n".join(json.dumps({"id": b, "score": 0.1, "text": "I love it"}) for b in big) + "\n"
+    )
+    A.annotate_file(model, path, tmp_path / "o.csv", progress=False)
+    text = (tmp_path / "o.csv").read_text()
+    assert "12345678901234567890,0.1," in text and "12345678901234567891,0.1," in text
+    A.annotate_file(model, path, tmp_path / "o.jsonl", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == big
+
+
+def test_latin1_is_refused_by_name_and_read_when_declared(model, tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes('text\n"café au lait, I love it"\n'.encode("latin-1"))
+    with pytest.raises(InputError, match=r"not valid utf-8: byte 0xe9.*encoding='latin-1'"):
+        A.annotate_file(model, path, progress=False)
+    assert no_leftovers(tmp_path)
+    A.annotate_file(model, path, tmp_path / "o.csv", progress=False, encoding="latin-1")
+    assert "café au lait" in (tmp_path / "o.csv").read_text(encoding="utf-8")
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_header(model, tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufefftext\nI love it\n".encode())
+    A.annotate_file(model, path, tmp_path / "o.csv", progress=False)
+    assert pd.read_csv(tmp_path / "o.csv").columns[0] == "text"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("newlines.csv", b"\n\n\n", "no header and no rows"),
+        ("bom.csv", b"\xef\xbb\xbf", "no header and no rows"),
+        ("null.jsonl", b'{"text": "a"}\nnull\n', "line 2: expected a JSON object"),
+        ("number.jsonl", b'{"text": "a"}\n42\n', "line 2: expected a JSON object"),
+        ("quote.csv", b'text\n"never closed\n', "malformed input"),
+        ("header.csv", b"text\n", "header but no rows"),
+    ],
+)
+def test_odd_files_give_a_typed_error_and_leave_nothing(model, tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        A.annotate_file(model, path, progress=False)
+    assert no_leftovers(tmp_path)
+    assert not (tmp_path / A.default_output(path, A.detect_format(path)).name).exists()
+
+
+def test_output_format_follows_the_output_suffix(model, tmp_path):
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["I love it", "so sad"]}).to_csv(path, index=False)
+    A.annotate_file(model, path, tmp_path / "out.parquet", progress=False)
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 2
+    metadata = json.loads(pq.read_schema(tmp_path / "out.parquet").metadata[b"eqn"])
+    assert metadata["model_hash"] == model.model_hash and "calibrated" in metadata
+
+
+def test_dash_writes_to_standard_output(model, tmp_path, capfdbinary):
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["I love it", "so sad"]}).to_csv(path, index=False)
+    summary = A.annotate_file(model, path, "-", progress=False)
+    out = capfdbinary.readouterr().out.decode()
+    assert out.startswith("text,") and out.count("\n") == 3
+    assert summary.outputs == ["-"] and not (tmp_path / "-").exists()
