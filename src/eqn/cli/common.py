@@ -44,6 +44,7 @@ PARAMETER_FLAGS = {
     "backbone": "--backbone",
     "model": "--model",
     "encoding": "--encoding",
+    "model_name": "--model-name",
 }
 
 EXIT_BAD_INPUT = 2
