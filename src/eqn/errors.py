@@ -45,7 +45,17 @@ class OutputExistsError(EqnError, FileExistsError):
     """An output is already there and replacing it was not allowed."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a long job; ``rows_kept`` finished rows wait in ``where`` to resume."""
+
+    def __init__(self, rows_kept: int, where: str) -> None:
+        super().__init__(f"interrupted: {rows_kept} finished rows are kept in {where}")
+        self.rows_kept = rows_kept
+        self.where = where
+
+
 __all__ = [
+    "Interrupted",
     "ConfigError",
     "DataError",
     "EqnError",

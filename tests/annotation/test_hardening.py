@@ -110,3 +110,63 @@ def test_dash_writes_to_standard_output(model, tmp_path, capfdbinary):
     out = capfdbinary.readouterr().out.decode()
     assert out.startswith("text,") and out.count("\n") == 3
     assert summary.outputs == ["-"] and not (tmp_path / "-").exists()
+
+
+def test_a_txt_file_is_one_text_per_line(model, tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("I am so happy today\nThis makes me angry\nWhat a surprise\n")
+    summary = A.annotate_file(model, path, progress=False)
+    out = pd.read_csv(tmp_path / "lines.eqn.csv")
+    assert list(out["text"])[1] == "This makes me angry" and summary.rows == 3
+
+
+def test_outputs_follow_the_umask(model, tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["I love it"]}).to_csv(path, index=False)
+    old = os.umask(0o022)
+    try:
+        A.annotate_file(model, path, tmp_path / "o.csv", progress=False)
+        model.save(tmp_path / "m")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "o.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "m").stat().st_mode) == 0o755
+
+
+def test_a_folder_run_annotates_the_good_files_and_lists_the_bad(model, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.csv").write_text("text\nI am thrilled\n")
+    (folder / "b.csv").write_text("")
+    (folder / "c.csv").write_text("text\nThis is sad\n")
+    summary = A.annotate_paths(model, [folder], tmp_path / "out", progress=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.eqn.csv", "c.eqn.csv"]
+    assert len(summary.failed) == 1 and "b.csv" in summary.failed[0]
+    again = A.annotate_paths(model, [folder], tmp_path / "out", resume=True, progress=False)
+    assert len(again.skipped) == 2 and not again.outputs
+
+
+def test_a_rerun_without_resume_keeps_an_interrupted_run(model, tmp_path, monkeypatch):
+    from eqn.errors import Interrupted, OutputExistsError
+
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["I love it"] * 30}).to_csv(path, index=False)
+    real, calls = A.annotate_texts, []
+
+    def interrupt_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(A, "annotate_texts", interrupt_second)
+    with pytest.raises(Interrupted, match="10 finished rows are kept"):
+        A.annotate_file(model, path, chunk_rows=10, progress=False)
+    monkeypatch.undo()
+    with pytest.raises(OutputExistsError, match="left 10 finished rows.*resume=True"):
+        A.annotate_file(model, path, chunk_rows=10, progress=False)
+    summary = A.annotate_file(model, path, chunk_rows=10, resume=True, progress=False)
+    assert summary.rows == 30

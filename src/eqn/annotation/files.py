@@ -24,12 +24,13 @@ import pandas as pd
 from eqn.annotation.texts import AnnotationSummary, annotate_texts, resolve_threshold
 from eqn.data.readers import (
     ANNOTATION_FORMATS,
+    OUTPUT_FORMATS,
     SUFFIX_FORMATS,
     detect_format,
     iter_chunks,
     missing_column_error,
 )
-from eqn.errors import InputError, OutputExistsError
+from eqn.errors import InputError, Interrupted, OutputExistsError
 from eqn.io import atomic_write
 from eqn.logs import progress_bar
 
@@ -41,6 +42,18 @@ logger = logging.getLogger(__name__)
 OUTPUT_TAG = ".eqn"
 DEFAULT_CHUNK_ROWS = 4096
 MANIFEST = "manifest.json"
+
+
+def output_format(
+    input_format: str, fmt: str | None = None, output: str | os.PathLike[str] | None = None
+) -> str:
+    """``fmt`` if given, else the output's suffix, else the input's (CSV for plain text)."""
+    if fmt is not None:
+        return detect_format(Path("output"), fmt, allowed=OUTPUT_FORMATS)
+    suffix = SUFFIX_FORMATS.get(Path(output).suffix.lower()) if output is not None else None
+    if suffix in OUTPUT_FORMATS:
+        return suffix
+    return input_format if input_format in OUTPUT_FORMATS else "csv"
 
 
 def default_output(path: Path, fmt: str) -> Path:
@@ -181,6 +194,22 @@ def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
         json.dump(manifest, stream)
 
 
+def _refuse_to_discard(manifest_path: Path, force: bool) -> None:
+    """A run that is not resumed must not silently throw away an interrupted run's rows."""
+    if force or not manifest_path.is_file():
+        return
+    try:
+        rows = int(json.loads(manifest_path.read_text(encoding="utf-8")).get("rows", 0))
+    except (OSError, ValueError):
+        return
+    if rows:
+        raise OutputExistsError(
+            f"an interrupted run left {rows} finished rows in {manifest_path.parent}; pass "
+            "resume=True to continue it, or force=True to start again",
+            parameter="resume",
+        )
+
+
 def _annotate_chunk(
     model: EQN,
     chunk: pd.DataFrame,
@@ -246,13 +275,15 @@ def annotate_file(
     threshold = resolve_threshold(model, threshold, calibrated)
     provenance = model.provenance(calibrated, threshold)
     in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
-    if fmt is None and output is not None and not in_place:
-        fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower())
-        fmt = fmt if fmt in ANNOTATION_FORMATS else None
-    out_fmt = detect_format(source, fmt or in_fmt, allowed=ANNOTATION_FORMATS)
+    out_fmt = output_format(in_fmt, fmt, None if in_place else output)
     if in_place:
+        if out_fmt != in_fmt:
+            raise InputError(
+                f"{source} is {in_fmt}, which annotations cannot be written as; choose an "
+                "output file instead of in_place=True",
+                parameter="in_place",
+            )
         target = source
-        out_fmt = in_fmt
     else:
         target = Path(output) if output is not None else default_output(source, out_fmt)
         if target.resolve() == source.resolve():
@@ -296,6 +327,7 @@ def annotate_file(
         manifest = saved
         logger.info("resuming %s after %d rows", source, manifest["rows"])
     else:
+        _refuse_to_discard(manifest_path, force)
         shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True, exist_ok=True)
     _write_manifest(manifest_path, manifest)
@@ -322,8 +354,13 @@ def annotate_file(
                 manifest["summary"] = {**asdict(summary), "outputs": []}
                 _write_manifest(manifest_path, manifest)
                 bar.update(len(chunk))
-    except BaseException:
+    except KeyboardInterrupt:
         if not manifest["parts"]:  # nothing worth resuming: leave no trace
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        raise Interrupted(manifest["rows"], str(staging)) from None
+    except BaseException:
+        if not manifest["parts"]:
             shutil.rmtree(staging, ignore_errors=True)
         raise
     if not manifest["parts"]:
@@ -366,7 +403,7 @@ def _annotate_to_stdout(
     import tempfile
 
     source = Path(path)
-    out_fmt = fmt or detect_format(source, allowed=ANNOTATION_FORMATS)
+    out_fmt = output_format(detect_format(source, allowed=ANNOTATION_FORMATS), fmt)
     with tempfile.TemporaryDirectory(prefix="eqn-") as folder:
         target = Path(folder) / f"out.{out_fmt}"
         summary = annotate_file(
@@ -395,20 +432,35 @@ def annotate_paths(
     output: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> AnnotationSummary:
-    """Annotate files or folders of files; with several, ``output`` is a folder."""
+    """Annotate files or folders of files; with several, ``output`` is a folder.
+
+    With several files, one that cannot be annotated does not stop the others: it
+    is listed in ``failed`` with its error. With ``resume``, files whose output is
+    already complete are skipped.
+    """
     files = expand_inputs(paths)
     several = len(files) > 1 or any(Path(p).is_dir() for p in paths)
     total = AnnotationSummary()
     started = time.perf_counter()
     for file in files:
-        target = None
-        if output is not None:
-            if several:
-                Path(output).mkdir(parents=True, exist_ok=True)
-                fmt = options.get("fmt") or detect_format(file, allowed=ANNOTATION_FORMATS)
-                target = Path(output) / default_output(file, fmt).name
-            else:
-                target = Path(output)
-        total.add(annotate_file(model, file, target, **options))
+        fmt = output_format(detect_format(file, allowed=ANNOTATION_FORMATS), options.get("fmt"))
+        if output is None:
+            target = default_output(file, fmt)
+        elif several:
+            Path(output).mkdir(parents=True, exist_ok=True)
+            target = Path(output) / default_output(file, fmt).name
+        else:
+            target = Path(output)
+        staging = target.with_name(f".{target.name}.parts")
+        if options.get("resume") and target.is_file() and not staging.exists():
+            logger.info("%s is complete: skipped", target)
+            total.skipped.append(str(target))
+            continue
+        try:
+            total.add(annotate_file(model, file, None if output is None else target, **options))
+        except (InputError, OutputExistsError) as error:
+            if not several:
+                raise
+            total.failed.append(f"{file}: {error}")
     total.seconds = time.perf_counter() - started
     return total

@@ -42,6 +42,8 @@ class AnnotationSummary:
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)  # "file: error", for folder runs
+    skipped: list[str] = field(default_factory=list)  # outputs already complete
 
     @classmethod
     def of(cls, batch: AnnotatedEnergies) -> AnnotationSummary:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from eqn.cli.common import ModelOpt, ProgressOpt, console, err_console, fail, reporting_errors
 from eqn.core.annotation import AnnotatedEnergies
+from eqn.errors import Interrupted
 
 NAME = "annotate"
 
@@ -112,7 +113,7 @@ def command(
     """Annotate texts with an energy per emotion, the macro-emotion and micro-emotions."""
     from eqn.annotation.files import annotate_paths, write_frame
     from eqn.annotation.texts import AnnotationSummary, resolve_threshold, score_texts
-    from eqn.data.readers import ANNOTATION_FORMATS, detect_format
+    from eqn.data.readers import OUTPUT_FORMATS, detect_format
     from eqn.model.estimator import load
 
     if not inputs and not text:
@@ -127,7 +128,7 @@ def command(
     if texts:
         scored = score_texts(model, texts, calibrated=calibrated)  # once, shown or written
         if output is not None and not files:
-            out_fmt = detect_format(output, fmt, allowed=ANNOTATION_FORMATS)
+            out_fmt = detect_format(output, fmt, allowed=OUTPUT_FORMATS)
             if output.exists() and not force:
                 fail(f"{output} already exists", "--force")
             batch = scored.annotate(model.labels, h, raw)
@@ -137,23 +138,40 @@ def command(
             # The terminal shows every energy as a bar; micro-emotions stay thresholded.
             render(scored.annotate(model.labels, h, raw=True), top)
     if files:
-        summary = annotate_paths(
-            model,
-            files,
-            output,
-            text_col=text_col,
-            threshold=threshold,
-            raw=raw,
-            fmt=fmt,
-            chunk_rows=chunk_rows,
-            resume=resume,
-            in_place=in_place,
-            force=force,
-            progress=progress,
-            calibrated=calibrated,
-            encoding=encoding,
-        )
+        try:
+            summary = annotate_paths(
+                model,
+                files,
+                output,
+                text_col=text_col,
+                threshold=threshold,
+                raw=raw,
+                fmt=fmt,
+                chunk_rows=chunk_rows,
+                resume=resume,
+                in_place=in_place,
+                force=force,
+                progress=progress,
+                calibrated=calibrated,
+                encoding=encoding,
+            )
+        except Interrupted as stopped:
+            err_console.print(
+                f"interrupted: {stopped.rows_kept} finished rows are kept in {stopped.where}; "
+                "run the same command with --resume to continue",
+                markup=False,
+            )
+            raise typer.Exit(130) from None
         for path in summary.outputs:
             err_console.print(f"wrote {path}", markup=False)
+        for path in summary.skipped:
+            err_console.print(f"skipped {path}: already complete", markup=False)
         err_console.print(summary.line(), markup=False)
         err_console.print(provenance_line(model.provenance(calibrated, h)), markup=False)
+        if summary.failed:
+            for problem in summary.failed:
+                err_console.print(f"failed: {problem}", markup=False)
+            fail(
+                f"{len(summary.failed)} of {len(summary.failed) + len(summary.outputs)} files "
+                "could not be annotated; the others were written"
+            )

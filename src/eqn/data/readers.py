@@ -46,7 +46,9 @@ SUFFIX_FORMATS = {
     ".pq": "parquet",
 }
 FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
-ANNOTATION_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+# Formats files to annotate can be read from; a .txt file holds one text per line.
+ANNOTATION_FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _MAX_LISTED_ROWS = 10
 
@@ -517,6 +519,22 @@ def _jsonl_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.Dat
         yield _object_frame(records)
 
 
+def _line_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
+    """A plain text file as chunks of one ``text`` column, one text per line."""
+    lines: list[str] = []
+    with path.open(encoding=_python_encoding(encoding), errors="strict", newline="") as handle:
+        try:
+            for line in handle:
+                lines.append(line.rstrip("\r\n"))
+                if len(lines) == chunk_rows:
+                    yield pd.DataFrame({"text": lines}, dtype=object)
+                    lines = []
+        except UnicodeDecodeError as error:
+            raise _encoding_error(path, encoding, error) from None
+    if lines:
+        yield pd.DataFrame({"text": lines}, dtype=object)
+
+
 def _object_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Records as columns of Python objects: no type inference, so nothing is rounded."""
     columns = list(dict.fromkeys(key for record in records for key in record))
@@ -574,6 +592,8 @@ def iter_chunks(
         reader: Iterator[pd.DataFrame] = (batch.to_pandas() for batch in batches)
     elif fmt == "jsonl":
         reader = _jsonl_chunks(path, chunk_rows, encoding)
+    elif fmt == "txt":
+        reader = _line_chunks(path, chunk_rows, encoding)
     else:
         reader = _csv_chunks(path, "\t" if fmt == "tsv" else ",", chunk_rows, encoding)
     # Rows are skipped after parsing: a quoted field may span lines, so line
