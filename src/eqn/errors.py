@@ -25,6 +25,10 @@ class InputError(EqnError, ValueError):
 DataError = InputError
 
 
+class LimitError(InputError):
+    """Input larger than an allowed limit (rows, bytes, texts)."""
+
+
 class ConfigError(EqnError, ValueError):
     """A configuration value that cannot be used; the message says which and why."""
 
@@ -60,6 +64,7 @@ __all__ = [
     "DataError",
     "EqnError",
     "InputError",
+    "LimitError",
     "ModelError",
     "NotFittedError",
     "OutputExistsError",

@@ -112,12 +112,14 @@ def test_csv_upload_errors(client):
     frame = pd.DataFrame({"body": ["hi"]}).to_csv(index=False)
     response = client.post("/v1/annotate/csv", files={"file": ("a.csv", frame, "text/csv")})
     assert response.status_code == 422
-    assert response.json()["error"] == "column 'text' not found; found columns: body"
+    assert response.json()["error"] == (
+        "column 'text' not found in 'a.csv'; found columns: 'body'. Set text_col to one of them"
+    )
     big = "text\n" + "hello there\n" * 500
     response = client.post("/v1/annotate/csv", files={"file": ("a.csv", big, "text/csv")})
     assert response.status_code == 413 and response.json()["limit"] == 4000
     response = client.post("/v1/annotate/csv", files={"file": ("a.csv", "", "text/csv")})
-    assert response.status_code == 422 and "could not read the CSV" in response.json()["error"]
+    assert response.status_code == 422 and "'a.csv' is empty" in response.json()["error"]
     response = client.post("/v1/annotate/csv")
     assert response.status_code == 422 and "file: Field required" in response.json()["error"]
 
@@ -176,3 +178,40 @@ def test_uncalibrated_energies_on_request(client, model):
     shown = own["results"][0]["energies"]
     assert [shown[label] for label in model.labels] == [round(float(v), 2) for v in expected]
     assert calibrated["provenance"]["model_hash"] == model.model_hash
+
+
+def test_one_bad_request_never_fails_the_others(client):
+    import json
+
+    results = {}
+
+    def call(i):
+        texts = ["fine", "\ud800 broken"] if i == 3 else [f"I am glad {i}"]
+        body = json.dumps({"texts": texts})  # json keeps the lone surrogate as an escape
+        results[i] = client.post(
+            "/v1/annotate", content=body, headers={"Content-Type": "application/json"}
+        )
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results[3].status_code == 422 and "lone UTF-16 surrogate" in results[3].text
+    assert all(results[i].status_code == 200 for i in range(8) if i != 3)
+
+
+def test_uploads_have_a_row_cap_a_name_in_any_script_and_security_headers(model):
+    limits = ServiceLimits(max_upload_rows=5, max_upload_bytes=100_000)
+    with TestClient(create_app(model=model, limits=limits)) as client:
+        rows = "text\n" + "I love it\n" * 6
+        response = client.post("/v1/annotate/csv", files={"file": ("a.csv", rows, "text/csv")})
+        assert response.status_code == 413 and "more than 5 rows" in response.json()["error"]
+        fine = client.post(
+            "/v1/annotate/csv", files={"file": ("感情データ.csv", "text\nI love it\n", "text/csv")}
+        )
+        assert fine.status_code == 200, fine.text
+        assert "filename*=UTF-8''%E6%84%9F" in fine.headers["content-disposition"]
+        assert "default-src 'self'" in fine.headers["content-security-policy"]
+        page = client.get("/")
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

@@ -30,7 +30,7 @@ from eqn.data.readers import (
     iter_chunks,
     missing_column_error,
 )
-from eqn.errors import InputError, Interrupted, OutputExistsError
+from eqn.errors import InputError, Interrupted, LimitError, OutputExistsError
 from eqn.io import atomic_write
 from eqn.logs import progress_bar
 
@@ -246,6 +246,7 @@ def annotate_file(
     progress: bool = True,
     calibrated: bool = True,
     encoding: str = "utf-8",
+    max_rows: int | None = None,
 ) -> AnnotationSummary:
     """Annotate one file, chunk by chunk, into ``output`` (default: ``NAME.eqn.FORMAT``).
 
@@ -342,6 +343,11 @@ def annotate_file(
             desc=source.name, unit="rows", initial=manifest["rows"], enabled=progress
         ) as bar:
             for chunk in chunks:
+                if max_rows is not None and manifest["rows"] + len(chunk) > max_rows:
+                    raise LimitError(
+                        f"{source} has more than {max_rows} rows, the limit here; split it",
+                        parameter="max_rows",
+                    )
                 annotated, chunk_summary = _annotate_chunk(
                     model, chunk, source, text_col, threshold, raw, calibrated
                 )

@@ -12,33 +12,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
+import functools
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
-import pandas as pd
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.background import BackgroundTask
 
 from eqn import __version__
+from eqn.annotation.files import annotate_file
 from eqn.annotation.texts import (
-    AnnotationSummary,
     ScoredTexts,
-    annotate_texts,
     resolve_threshold,
     score_texts,
 )
 from eqn.core.annotation import MAX_ENERGY
-from eqn.errors import ConfigError, EqnError, ModelError
+from eqn.errors import ConfigError, EqnError, LimitError, ModelError
 from eqn.model.estimator import EQN
 
 logger = logging.getLogger(__name__)
@@ -56,9 +59,20 @@ class ServiceLimits:
     inference_batch: int = 32
     max_wait_ms: float = 5.0
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_rows: int = 10_000
+    # File jobs run one at a time beside the text requests; this many may wait (429 above).
+    max_queued_uploads: int = 4
 
     def __post_init__(self) -> None:
-        names = ("max_texts", "max_text_chars", "max_batch", "inference_batch", "max_upload_bytes")
+        names = (
+            "max_texts",
+            "max_text_chars",
+            "max_batch",
+            "inference_batch",
+            "max_upload_bytes",
+            "max_upload_rows",
+            "max_queued_uploads",
+        )
         for name in names:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
@@ -70,6 +84,21 @@ class AnnotateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     texts: list[str] = Field(min_length=1, description="Texts to annotate.")
+
+    @field_validator("texts")
+    @classmethod
+    def _valid_unicode(cls, texts: list[str]) -> list[str]:
+        # A lone UTF-16 surrogate cannot be tokenised; refuse this request alone.
+        for index, text in enumerate(texts):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"text {index} holds a lone UTF-16 surrogate ({text[error.start]!r}); "
+                    "send valid Unicode"
+                ) from None
+        return texts
+
     threshold: float | None = Field(
         None, ge=0, le=MAX_ENERGY, allow_inf_nan=False, description="Micro-emotion threshold h."
     )
@@ -124,6 +153,8 @@ class MicroBatcher:
         self.queue: asyncio.Queue[tuple[list[str], asyncio.Future[ScoredTexts]]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.batches = 0
+        # Text requests have a thread of their own, so file jobs never hold them up.
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="eqn-texts")
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())
@@ -158,11 +189,17 @@ class MicroBatcher:
                 size += len(item[0])
             texts = [text for batch, _ in pending for text in batch]
             try:
-                scored = await loop.run_in_executor(None, self._score, texts)
-            except Exception as error:  # a failed batch fails its requests, not the worker
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(error)
+                scored = await loop.run_in_executor(self.executor, self._score, texts)
+            except Exception:  # score each request alone, so one cannot fail the others
+                for batch, future in pending:
+                    try:
+                        alone = await loop.run_in_executor(self.executor, self._score, batch)
+                    except Exception as error:
+                        if not future.done():
+                            future.set_exception(error)
+                    else:
+                        if not future.done():
+                            future.set_result(alone)
                 continue
             self.batches += 1
             offset = 0
@@ -219,6 +256,13 @@ def create_app(
     )
     app.state.eqn = state
     app.state.limits = limits
+    app.add_middleware(UploadSizeLimit, path="/v1/annotate/csv", limit=limits.max_upload_bytes)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, error: ServiceError) -> JSONResponse:
@@ -226,7 +270,9 @@ def create_app(
 
     @app.exception_handler(EqnError)
     async def library_error(_: Request, error: EqnError) -> JSONResponse:
-        status = 503 if isinstance(error, ModelError) else 422
+        status = (
+            503 if isinstance(error, ModelError) else 413 if isinstance(error, LimitError) else 422
+        )
         field = {"field": error.parameter} if error.parameter else {}
         return JSONResponse({"error": str(error), **field}, status_code=status)
 
@@ -303,6 +349,8 @@ def create_app(
             results=[TextAnnotation(**record.to_dict()) for record in annotated.records()],
         )
 
+    uploads = UploadQueue(limits.max_queued_uploads)
+
     @app.post("/v1/annotate/csv")
     async def annotate_csv(
         file: Annotated[UploadFile, File(description="A CSV file with a header row.")],
@@ -310,35 +358,51 @@ def create_app(
         threshold: Annotated[float | None, Form()] = None,
     ) -> Response:
         loaded = ready_model()
-        content = await file.read(limits.max_upload_bytes + 1)
-        if len(content) > limits.max_upload_bytes:
-            raise ServiceError(
-                413,
-                f"the file is larger than the limit of {limits.max_upload_bytes} bytes",
-                limit=limits.max_upload_bytes,
-            )
+        folder = Path(tempfile.mkdtemp(prefix="eqn-upload-"))
         try:
-            frame = pd.read_csv(
-                io.BytesIO(content), dtype=str, keep_default_na=False, encoding_errors="replace"
+            source, target = folder / "upload.csv", folder / "annotated.csv"
+            copied = await asyncio.get_running_loop().run_in_executor(
+                None, _copy_limited, file.file, source, limits.max_upload_bytes
             )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise ServiceError(422, f"could not read the CSV: {error}") from None
-        if text_col not in frame.columns:
-            found = ", ".join(map(str, frame.columns))
-            raise ServiceError(422, f"column {text_col!r} not found; found columns: {found}")
-        annotated = await asyncio.get_running_loop().run_in_executor(
-            None, annotate_texts, loaded, frame[text_col].tolist(), threshold, False
-        )
-        summary = AnnotationSummary.of(annotated)
-        result = pd.concat([frame, annotated.frame().drop(columns=["text"])], axis=1)
-        name = Path(file.filename or "upload.csv").stem + ".eqn.csv"
-        return Response(
-            result.to_csv(index=False),
+            if copied > limits.max_upload_bytes:
+                raise ServiceError(
+                    413,
+                    f"the file is larger than the limit of {limits.max_upload_bytes} bytes",
+                    limit=limits.max_upload_bytes,
+                )
+            summary = await uploads.run(
+                annotate_file,
+                loaded,
+                source,
+                target,
+                text_col=text_col,
+                threshold=threshold,
+                progress=False,
+                max_rows=limits.max_upload_rows,
+            )
+        except EqnError as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            # Speak of the uploaded file, not of our temporary copy.
+            message = str(error).replace(str(source), repr(file.filename or "the upload"))
+            if isinstance(error, LimitError):
+                raise ServiceError(413, message, limit=limits.max_upload_rows) from None
+            raise ServiceError(422, message) from None
+        except ServiceError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        except Exception as error:  # a file we failed to read is the file's problem: 422
+            shutil.rmtree(folder, ignore_errors=True)
+            logger.exception("upload could not be annotated")
+            raise ServiceError(422, f"the file could not be read as CSV: {error}") from None
+        name = (Path(file.filename or "upload.csv").stem or "upload") + ".eqn.csv"
+        return FileResponse(
+            target,
             media_type="text/csv",
             headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Disposition": _attachment(name),
                 "X-EQN-Summary": summary.line(),
             },
+            background=BackgroundTask(shutil.rmtree, folder, True),
         )
 
     static = _static_dir()
@@ -349,6 +413,77 @@ def create_app(
         return FileResponse(static / "index.html")
 
     return app
+
+
+class UploadQueue:
+    """File jobs, one at a time in a thread of their own; a full queue answers 429."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.waiting = 0
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="eqn-uploads")
+
+    async def run(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.waiting >= self.size:
+            raise ServiceError(
+                429, f"{self.waiting} file jobs are already queued; retry shortly", limit=self.size
+            )
+        self.waiting += 1
+        try:
+            call = functools.partial(function, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        finally:
+            self.waiting -= 1
+
+
+def _copy_limited(source: Any, target: Path, limit: int) -> int:
+    """Copy an upload to disk in blocks; stop once past ``limit`` bytes."""
+    copied = 0
+    with target.open("wb") as out:
+        while block := source.read(1 << 20):
+            copied += len(block)
+            if copied > limit:
+                break
+            out.write(block)
+    return copied
+
+
+def _attachment(name: str) -> str:
+    """A Content-Disposition header for any file name (RFC 6266: ASCII fallback + UTF-8)."""
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+class UploadSizeLimit:
+    """Refuse an upload by its declared size before reading it (413), or without one (411)."""
+
+    def __init__(self, app: Any, path: str, limit: int) -> None:
+        self.app, self.path, self.limit = app, path, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "POST":
+            headers = dict(scope.get("headers") or [])
+            declared = headers.get(b"content-length")
+            status, message = 0, ""
+            if declared is None or not declared.isdigit():
+                status, message = 411, "send the upload with a Content-Length header"
+            elif int(declared) > self.limit + 64 * 1024:  # room for the multipart framing
+                status = 413
+                message = f"the file is larger than the limit of {self.limit} bytes"
+            if status:
+                response = JSONResponse({"error": message, "limit": self.limit}, status)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 __all__ = ["ServiceLimits", "create_app"]
