@@ -179,11 +179,12 @@ def test_bad_label_format_option():
         ReaderOptions(label_format="words")  # type: ignore[arg-type]
 
 
-def test_undecodable_bytes_are_replaced_and_counted(tmp_path):
+def test_undecodable_bytes_are_refused_with_the_encoding_option(tmp_path):
     path = write(tmp_path / "d.csv", b"text,labels\ncaf\xe9 time,joy\nfine,fear\n")
-    ds = D.read_table(path)
-    assert ds.texts[0] == "caf\ufffd time"
-    assert ds.reports[0].replaced_bytes == 1
+    with pytest.raises(DataError, match=r"not valid utf-8: byte 0xe9 .*encoding='latin-1'"):
+        D.read_table(path)
+    ds = D.read_table(path, ReaderOptions(encoding="latin-1"))
+    assert ds.texts[0] == "café time"
 
 
 def test_duplicate_names_in_label_file(tmp_path):

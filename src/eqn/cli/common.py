@@ -97,6 +97,7 @@ class DatasetOptions:
     no_header: bool = False
     drop_empty: bool = False
     graded: float | None = None
+    encoding: str = "utf-8"
     seed: int = 0
 
     def load(self, dataset: str) -> Any:
@@ -116,6 +117,7 @@ class DatasetOptions:
             }
         options = ReaderOptions(
             **graded,
+            encoding=self.encoding,
             text_col=self.text_col,
             label_col=self.label_col,
             label_sep=self.label_sep or None,
@@ -188,6 +190,10 @@ DATASET_OPTIONS: dict[str, tuple[Any, Any]] = {
             ),
         ],
         None,
+    ),
+    "encoding": (
+        Annotated[str, typer.Option("--encoding", help="Text encoding of the files (UTF-8).")],
+        "utf-8",
     ),
     "seed": (Annotated[int, typer.Option("--seed", help="Random seed (splits and training).")], 0),
 }

@@ -72,6 +72,7 @@ class ReaderOptions:
     # Graded labels: one numeric column per label (these names), values 0..intensity_scale.
     intensity_columns: tuple[str, ...] | None = None
     intensity_scale: float | None = None
+    encoding: str = "utf-8"
 
     def __post_init__(self) -> None:
         if self.label_format not in ("auto", "names", "ids"):
@@ -133,17 +134,15 @@ class _RawRows:
     intensity_columns: tuple[str, ...] = ()
 
 
-def _decode(raw: bytes, path: Path) -> tuple[str, int]:
-    """Decode UTF-8; undecodable bytes become U+FFFD and are counted, never fatal."""
+def _decode(raw: bytes, path: Path, encoding: str = "utf-8") -> tuple[str, int]:
+    """Decode the file (UTF-8 by default, a byte order mark allowed); bytes that do not
+    decode are refused with the encoding option, never silently replaced."""
     try:
-        return raw.decode("utf-8-sig"), 0
-    except UnicodeDecodeError:
-        text = raw.decode("utf-8-sig", errors="replace")
-        replaced = text.count("\ufffd") - raw.count("\ufffd".encode())
-        logger.warning(
-            "%s: %d undecodable byte sequence(s) were replaced with U+FFFD", path, replaced
-        )
-        return text, replaced
+        return raw.decode(_python_encoding(encoding)), 0
+    except UnicodeDecodeError as error:
+        raise _encoding_error(path, encoding, error) from None
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}", parameter="encoding") from None
 
 
 def _detect_format(path: Path, options: ReaderOptions) -> str:
@@ -164,7 +163,7 @@ def _read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(f"{path} is empty: it has no rows")
-    text, replaced = _decode(raw, path)
+    text, replaced = _decode(raw, path, options.encoding)
 
     if fmt == "jsonl":
         records, lines = [], []
