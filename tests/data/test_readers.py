@@ -350,3 +350,15 @@ def test_bad_download_gives_sha_error_and_no_cache_entry(
         D.load_dataset("goemotions", base_url=serve_folder(served))
     datasets = home / "datasets"
     assert not datasets.exists() or list(datasets.iterdir()) == []
+
+
+def test_too_few_texts_to_split_is_a_clear_error(tmp_path):
+    path = write(tmp_path / "two.csv", "text,labels\nI love it,joy\nso sad,sadness\n")
+    with pytest.raises(DataError, match="2 texts are too few to carve dev and test splits"):
+        D.load_files(path)
+
+
+def test_a_huge_label_id_is_refused_before_allocating(tmp_path):
+    path = write(tmp_path / "huge.csv", "text,labels\nI love it,999999999\nso sad,1\n")
+    with pytest.raises(DataError, match=r"line 2: label id 999999999 would make 1000000000"):
+        D.read_table(path)

@@ -51,6 +51,8 @@ ANNOTATION_FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _MAX_LISTED_ROWS = 10
+# Integer label ids with no names become names 0..highest; a typo must not make millions.
+MAX_UNNAMED_IDS = 10_000
 
 LabelFormat = Literal["auto", "names", "ids"]
 OnEmpty = Literal["error", "drop"]
@@ -374,7 +376,21 @@ def _resolve_labels(
     if labels is not None:
         return read_label_names(labels)
     if use_ids:
-        highest = max((int(t) for r in rows for ts in r.tokens for t in ts), default=-1)
+        ids = [
+            (int(t), r.path, line)
+            for r in rows
+            for ts, line in zip(r.tokens, r.lines, strict=True)
+            for t in ts
+        ]
+        highest = max((i for i, _, _ in ids), default=-1)
+        distinct = len({i for i, _, _ in ids})
+        if highest >= max(MAX_UNNAMED_IDS, 100 * distinct):
+            _, path, line = max(ids)
+            raise InputError(
+                f"{path}, line {line}: label id {highest} would make {highest + 1} unnamed "
+                f"labels for {distinct} distinct ids; give the label names, or fix the id",
+                parameter="labels",
+            )
         names = tuple(str(i) for i in range(highest + 1))
         logger.warning(
             "labels are integer ids and no label names were given; naming them %s..%s. "

@@ -7,6 +7,8 @@ import numpy as np
 from eqn.data.table import Dataset
 from eqn.errors import InputError
 
+MIN_TEXTS_TO_SPLIT = 10
+
 
 def stratified_split(
     dataset: Dataset, dev_size: float, test_size: float, seed: int = 0
@@ -23,6 +25,11 @@ def stratified_split(
             f"dev_size and test_size must be in [0, 1) and sum below 1, got {dev_size}, {test_size}"
         )
     n = len(dataset)
+    if n < MIN_TEXTS_TO_SPLIT:
+        raise InputError(
+            f"{n} texts are too few to carve dev and test splits from; give at least "
+            f"{MIN_TEXTS_TO_SPLIT} texts, or dev and test files of their own"
+        )
     frequency = dataset.gold.sum(axis=0)
     # The rarest label of each sample is the one most at risk of vanishing from a split.
     masked = np.where(dataset.gold, frequency[None, :], np.inf)
@@ -42,7 +49,13 @@ def stratified_split(
             return train_test_split(pool, test_size=size, random_state=seed, stratify=key[pool])
         except ValueError:
             method = "random"
+        try:
             return train_test_split(pool, test_size=size, random_state=seed)
+        except ValueError:
+            raise InputError(
+                f"{n} texts are too few to carve dev and test splits from; give at least "
+                f"{MIN_TEXTS_TO_SPLIT} texts, or dev and test files of their own"
+            ) from None
 
     rest, test_idx = take(indices, test_size)
     dev_fraction = dev_size / (1 - test_size) if dev_size else 0.0
