@@ -170,3 +170,11 @@ def test_a_rerun_without_resume_keeps_an_interrupted_run(model, tmp_path, monkey
         A.annotate_file(model, path, chunk_rows=10, progress=False)
     summary = A.annotate_file(model, path, chunk_rows=10, resume=True, progress=False)
     assert summary.rows == 30
+
+
+def test_the_text_column_is_checked_before_the_output(model, tmp_path):
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"body": ["I love it"]}).to_csv(path, index=False)
+    (tmp_path / "in.eqn.csv").write_text("already here")
+    with pytest.raises(InputError, match="column 'text' not found"):
+        A.annotate_file(model, path, progress=False)

@@ -194,6 +194,14 @@ def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
         json.dump(manifest, stream)
 
 
+def _check_text_column(source: Path, fmt: str, text_col: str, encoding: str) -> None:
+    """Fail on a missing text column before anything else, from the first rows alone."""
+    for chunk in iter_chunks(source, fmt, chunk_rows=64, encoding=encoding):
+        if text_col not in chunk.columns:
+            raise missing_column_error(text_col, chunk.columns, source, "text_col")
+        return
+
+
 def _refuse_to_discard(manifest_path: Path, force: bool) -> None:
     """A run that is not resumed must not silently throw away an interrupted run's rows."""
     if force or not manifest_path.is_file():
@@ -276,6 +284,7 @@ def annotate_file(
     threshold = resolve_threshold(model, threshold, calibrated)
     provenance = model.provenance(calibrated, threshold)
     in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
+    _check_text_column(source, in_fmt, text_col, encoding)
     out_fmt = output_format(in_fmt, fmt, None if in_place else output)
     if in_place:
         if out_fmt != in_fmt:
