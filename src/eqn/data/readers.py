@@ -172,16 +172,7 @@ def _read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[
         for line_no, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    f"{path}, line {line_no}: not valid JSON ({error.msg}); "
-                    "JSONL needs one JSON object per line"
-                ) from None
-            if not isinstance(record, dict):
-                raise InputError(f"{path}, line {line_no}: expected a JSON object, got {record!r}")
-            records.append(record)
+            records.append(_jsonl_record(line, line_no, path))
             lines.append(line_no)
         return pd.DataFrame.from_records(records), lines, replaced
 
@@ -505,6 +496,20 @@ def detect_format(path: Path, fmt: str | None = None, allowed: tuple[str, ...] =
     return found
 
 
+def _jsonl_record(line: str, line_no: int, path: Path) -> dict[str, Any]:
+    """One JSONL line as an object, or an error naming the file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{path}, line {line_no}: not valid JSON ({error.msg}); JSONL needs one JSON object "
+            "per line"
+        ) from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path}, line {line_no}: expected a JSON object, got {line.strip()[:40]}")
+    return record
+
+
 def _jsonl_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
     """JSONL as chunks of objects, values exactly as parsed (big integers stay exact)."""
     records: list[dict[str, Any]] = []
@@ -513,18 +518,7 @@ def _jsonl_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.Dat
             for line_no, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise InputError(
-                        f"{path}, line {line_no}: not valid JSON ({error.msg}); JSONL needs one "
-                        "JSON object per line"
-                    ) from None
-                if not isinstance(record, dict):
-                    raise InputError(
-                        f"{path}, line {line_no}: expected a JSON object, got {line.strip()[:40]}"
-                    )
-                records.append(record)
+                records.append(_jsonl_record(line, line_no, path))
                 if len(records) == chunk_rows:
                     yield _object_frame(records)
                     records = []
