@@ -10,7 +10,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from eqn.cli.common import ModelOpt, ProgressOpt, console, err_console, fail, reporting_errors
+from eqn.cli.common import (
+    DeviceOpt,
+    ModelOpt,
+    ProgressOpt,
+    console,
+    err_console,
+    fail,
+    reporting_errors,
+)
 from eqn.core.annotation import AnnotatedEnergies
 from eqn.errors import Interrupted
 
@@ -109,6 +117,7 @@ def command(
     ] = "utf-8",
     top: Annotated[int, typer.Option(help="Emotions shown per text in the terminal view.")] = 5,
     progress: ProgressOpt = True,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Annotate texts with an energy per emotion, the macro-emotion and micro-emotions."""
     from eqn.annotation.files import annotate_paths, write_frame
@@ -118,7 +127,7 @@ def command(
 
     if not inputs and not text:
         fail("give files, folders, '-' for stdin, or --text \"...\"")
-    model = load(model_path)
+    model = load(model_path, device=device)
     calibrated = not uncalibrated and model.is_calibrated
     h = resolve_threshold(model, threshold, calibrated)
     texts = list(text or [])

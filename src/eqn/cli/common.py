@@ -45,6 +45,7 @@ PARAMETER_FLAGS = {
     "model": "--model",
     "encoding": "--encoding",
     "model_name": "--model-name",
+    "device": "--device",
 }
 
 EXIT_BAD_INPUT = 2
@@ -240,6 +241,10 @@ def parse_key_values(pairs: list[str], flag: str) -> dict[str, Any]:
 
 
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars.")]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(help="auto (a GPU when there is one), cpu, cuda or mps."),
+]
 ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", "-m", help="Model folder (default: the shipped GoEmotions model)."),

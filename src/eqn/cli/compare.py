@@ -10,6 +10,7 @@ import typer
 from eqn.cli.common import (
     DatasetOpt,
     DatasetOptions,
+    DeviceOpt,
     ProgressOpt,
     console,
     fail,
@@ -61,6 +62,7 @@ def command(
         ),
     ] = None,
     progress: ProgressOpt = True,
+    device: DeviceOpt = "auto",
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """The paper's Table 3: baseline, CoEQN and EQN for each backbone, same data and seed."""
@@ -91,6 +93,7 @@ def command(
         resume=resume,
         progress=progress,
         finished_runs=finished_runs,
+        device=device,
     )
     console.print(comparison_markdown(comparison), markup=False)
     console.print(f"tables: {out / 'comparison.md'}", markup=False)

@@ -12,6 +12,7 @@ from rich.table import Table
 from eqn.cli.common import (
     DatasetOpt,
     DatasetOptions,
+    DeviceOpt,
     ModelOpt,
     ProgressOpt,
     console,
@@ -38,6 +39,7 @@ def command(
     ] = None,
     max_eval: Annotated[int | None, typer.Option(help="Quick mode: dev/test subsets.")] = None,
     progress: ProgressOpt = True,
+    device: DeviceOpt = "auto",
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Write a report folder: metrics.json, report.md, figures and index.html."""
@@ -48,12 +50,12 @@ def command(
         fail(f"unknown split {split!r}; choose train, dev or test", "--split")
     splits = data.load(dataset).limit(None, max_eval, data.seed)
     result = evaluate_model(
-        load(model_path),
+        load(model_path, device=device),
         splits,
         split,
         out,
-        against=load(against) if against else None,
-        baseline=load(baseline) if baseline else None,
+        against=load(against, device=device) if against else None,
+        baseline=load(baseline, device=device) if baseline else None,
         model_name=str(model_path or "default model"),
         progress=progress,
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from eqn.cli.common import ModelOpt, fail, reporting_errors
+from eqn.cli.common import DeviceOpt, ModelOpt, fail, reporting_errors
 
 NAME = "serve"
 
@@ -26,6 +26,7 @@ def command(
     ] = 32,
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
     max_upload_mb: Annotated[float, typer.Option(help="Largest CSV upload, in MiB.")] = 10.0,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Serve the HTTP API (/v1/annotate, /v1/labels, /v1/model, /healthz) and the web page."""
     try:
@@ -42,4 +43,8 @@ def command(
         inference_batch=inference_batch,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
     )
-    uvicorn.run(create_app(model_path=model_path, limits=limits), host=host, port=port)
+    from eqn.model.device import resolve_device
+
+    resolve_device(device)  # a clear error now, not in the server's start-up
+    app = create_app(model_path=model_path, limits=limits, device=device)
+    uvicorn.run(app, host=host, port=port)

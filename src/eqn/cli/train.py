@@ -12,6 +12,7 @@ from rich.table import Table
 from eqn.cli.common import (
     DatasetArg,
     DatasetOptions,
+    DeviceOpt,
     ProgressOpt,
     console,
     fail,
@@ -143,6 +144,7 @@ def command(
         int | None, typer.Option(help="Stop after this many steps, leaving a checkpoint.")
     ] = None,
     progress: ProgressOpt = True,
+    device: DeviceOpt = "auto",
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
@@ -182,6 +184,7 @@ def command(
         max_steps=max_steps,
         progress=progress,
         relabel=relabel,
+        device=device,
     )
     console.print(results_table(f"{dataset}: test split", record, stages))
     console.print(f"run record: {out / 'run.json'}", markup=False)

@@ -26,6 +26,7 @@ def compare_backbones(
     resume: bool = False,
     progress: bool = True,
     finished_runs: Mapping[str, str | os.PathLike[str]] | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """The paper's Table 3: for each backbone, its baseline (S for single-label data,
     M for multi-label), CoEQN and EQN on the same data, split and seed.
@@ -59,6 +60,7 @@ def compare_backbones(
                 force=force,
                 resume=resume,
                 progress=progress,
+                device=device,
             )
         for stage in (baseline, "coeqn", "eqn"):
             result = record["stages"][stage]

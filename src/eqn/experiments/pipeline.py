@@ -266,6 +266,7 @@ def teacher_energies(
     folder: RunFolder,
     resume: bool,
     progress: bool,
+    device: str = "auto",
 ) -> tuple[np.ndarray, list[float]]:
     """Mean energies over train of the N CoEQN teachers, training those not yet saved.
 
@@ -279,14 +280,19 @@ def teacher_energies(
         target = folder.teacher(seed)
         cached = target / TEACHER_ENERGIES
         if (target / "config.json").is_file():
-            teacher = EQN.load(target)
+            teacher = EQN.load(target, device=device)
         else:
             teacher_config = config.replace(
                 objective="energy", loss=relabel.teacher_loss, seed=seed
             )
             logger.info("teacher seed %d: training on %d texts", seed, len(train))
             teacher = _fit_stage(
-                teacher_config, splits, folder.checkpoints(f"teacher_{seed}"), resume, progress
+                teacher_config,
+                splits,
+                folder.checkpoints(f"teacher_{seed}"),
+                resume,
+                progress,
+                device=device,
             )
             teacher.save(target, force=True)
             shutil.rmtree(folder.checkpoints(f"teacher_{seed}"), ignore_errors=True)
@@ -313,6 +319,7 @@ def _fit_stage(
     targets: np.ndarray | None = None,
     warm_from: EQN | None = None,
     max_steps: int | None = None,
+    device: str = "auto",
 ) -> EQN:
     """Train one model with checkpoints; stopping at ``max_steps`` is a StageError."""
     model = EQN(config).fit(
@@ -324,6 +331,7 @@ def _fit_stage(
         resume=resume and (checkpoints / "checkpoint.pt").is_file(),
         max_steps=max_steps,
         progress=progress,
+        device=device,
     )
     if model.interrupted_:
         raise StageError(
@@ -348,8 +356,10 @@ class Pipeline:
         resume: bool,
         max_steps: int | None,
         progress: bool,
+        device: str = "auto",
     ) -> None:
         self.splits, self.config, self.relabel_options = splits, config, relabel
+        self.device = device
         self.warm_start, self.force, self.resume = warm_start, force, resume
         self.max_steps, self.progress = max_steps, progress
         self.folder = RunFolder(Path(out_dir))
@@ -387,7 +397,7 @@ class Pipeline:
         origin: dict[str, Any] = options.describe(config.seed)
         if options.teachers > 1:
             mean, seconds = teacher_energies(
-                splits, config, options, self.folder, self.resume, self.progress
+                splits, config, options, self.folder, self.resume, self.progress, self.device
             )
             energies = label_regression(
                 splits.train.gold, mean, config.max_energy, splits.train.intensity
@@ -450,6 +460,7 @@ class Pipeline:
             targets,
             warm_from,
             self.max_steps,
+            self.device,
         )
         model.save(target, force=True)
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -499,6 +510,7 @@ def run_pipeline(
     max_steps: int | None = None,
     progress: bool = True,
     relabel: RelabelOptions | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Run the asked stages in order and return the ``run.json`` record.
 
@@ -516,7 +528,7 @@ def run_pipeline(
             f"got {options.folds}"
         )
     pipeline = Pipeline(
-        splits, config, out_dir, options, warm_start, force, resume, max_steps, progress
+        splits, config, out_dir, options, warm_start, force, resume, max_steps, progress, device
     )
     return pipeline.run(stages)
 

@@ -31,6 +31,7 @@ from eqn.errors import (
 )
 from eqn.io import atomic_directory
 from eqn.model.config import ModelConfig
+from eqn.model.device import resolve_device
 from eqn.model.network import EnergyModel
 from eqn.model.training import Trainer, predict_energies, seed_everything
 
@@ -80,6 +81,7 @@ class EQN:
         resume: bool = False,
         max_steps: int | None = None,
         progress: bool = True,
+        device: str = "auto",
     ) -> EQN:
         """Train on ``train``, keeping the best epoch on ``dev``; returns ``self``.
 
@@ -98,7 +100,7 @@ class EQN:
             raise InputError(f"targets have shape {targets.shape}, expected {train.gold.shape}")
         started = time.perf_counter()
         seed_everything(config.seed)
-        model = self._build(train, warm_start_from)
+        model = self._build(train, warm_start_from).to(resolve_device(device))
         dev_bundle = self._encoded(model, dev) if dev is not None else None
         items = model.backbone.encode(train.texts)
         trainer = Trainer(
@@ -370,7 +372,7 @@ class EQN:
             )
             (staging / LABELS_FILE).write_text("\n".join(self.labels_) + "\n", encoding="utf-8")
             weights = {
-                k: v.detach().contiguous().clone() for k, v in model.weights_to_save().items()
+                k: v.detach().cpu().contiguous().clone() for k, v in model.weights_to_save().items()
             }
             save_file(weights, str(staging / WEIGHTS_FILE), metadata={"format": MODEL_FORMAT})
             model.backbone.save_assets(staging)
@@ -381,9 +383,14 @@ class EQN:
         logger.info("model saved to %s", target)
         return target
 
+    def to(self, device: str = "auto") -> EQN:
+        """Run on ``device`` (auto, cpu, cuda, mps); returns self."""
+        self._fitted().to(resolve_device(device))
+        return self
+
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> EQN:
-        """Load a model saved by :meth:`save`; energies are bit-identical."""
+    def load(cls, directory: str | os.PathLike[str], device: str = "cpu") -> EQN:
+        """Load a model saved by :meth:`save`; energies are bit-identical on the same device."""
         source = Path(directory)
         config_path = source / CONFIG_FILE
         if not config_path.is_file():
@@ -404,6 +411,7 @@ class EQN:
         model = EnergyModel(backbone, len(labels), config)
         _load_weights(model, source / WEIGHTS_FILE)
         model.eval()
+        model.to(resolve_device(device))
         estimator = cls(config)
         estimator.model_ = model
         estimator.labels_ = labels
@@ -479,12 +487,12 @@ def _load_weights(model: EnergyModel, path: Path) -> None:
         )
 
 
-def load(path: str | os.PathLike[str] | None = None) -> EQN:
-    """Load a saved model; with no path, the default GoEmotions EQN model shipped with eqn."""
+def load(path: str | os.PathLike[str] | None = None, device: str = "cpu") -> EQN:
+    """Load a saved model (on ``device``); with no path, the default GoEmotions model."""
     target = Path(path) if path is not None else DEFAULT_MODEL_DIR
     if path is None and not (target / CONFIG_FILE).is_file():
         raise ModelError(
             f"the default model is missing from {target}; reinstall eqn, or load a model "
             "folder made by training"
         )
-    return EQN.load(target)
+    return EQN.load(target, device=device)

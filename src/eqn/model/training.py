@@ -21,6 +21,7 @@ from eqn.core import energy as E
 from eqn.errors import ConfigError, StageError
 from eqn.logs import progress_bar
 from eqn.model.config import ModelConfig
+from eqn.model.device import device_of, to_device
 from eqn.model.network import EnergyModel, compute_loss, positive_weights
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def predict_energies(
     result = np.zeros((len(items), n_labels), dtype=np.float32)
     was_training = model.training
     model.eval()
+    device = device_of(model)
     with torch.inference_mode():
         starts = range(0, len(order), batch_size)
         with progress_bar(
@@ -104,8 +106,8 @@ def predict_energies(
         ) as bar:
             for start in starts:
                 chunk = order[start : start + batch_size]
-                batch = model.backbone.collate([items[i] for i in chunk])
-                result[chunk] = model.to_energies(model(**batch)).float().numpy()
+                batch = to_device(model.backbone.collate([items[i] for i in chunk]), device)
+                result[chunk] = model.to_energies(model(**batch)).float().cpu().numpy()
                 bar.update(1)
     model.train(was_training)
     return result
@@ -176,6 +178,9 @@ class Trainer:
             if config.imbalance == "pos_weight"
             else None
         )
+        self.device = device_of(model)
+        if self.label_weights is not None:
+            self.label_weights = self.label_weights.to(self.device)
         self.targets = torch.as_tensor(np.asarray(targets, dtype=np.float32))
         self.gold = torch.as_tensor(np.asarray(gold, dtype=bool))
         self.sample_lengths = [lengths[i] for i in self.index]
@@ -210,7 +215,7 @@ class Trainer:
                 "start again with resume=False",
                 parameter="resume",
             )
-        payload = torch.load(self.checkpoint, weights_only=False)
+        payload = torch.load(self.checkpoint, weights_only=False, map_location=self.device)
         if payload["config"] != self.config.to_dict():
             raise ConfigError(
                 f"the checkpoint in {self.checkpoint.parent} was made with a different "
@@ -221,7 +226,7 @@ class Trainer:
         self.scheduler.load_state_dict(payload["scheduler"])
         self.state = TrainState(**payload["state"])
         self.best_state = payload["best_state"]
-        torch.set_rng_state(payload["torch_rng"])
+        torch.set_rng_state(payload["torch_rng"].cpu())
         logger.info("resumed at epoch %d, step %d", self.state.epoch + 1, self.state.step_in_epoch)
 
     def save(self) -> None:
@@ -246,9 +251,14 @@ class Trainer:
     def step(self, rows: np.ndarray) -> float:
         """One optimiser step on the training rows ``rows``; returns the loss."""
         model = self.model
-        batch = model.backbone.collate([self.items[i] for i in rows])
+        device = self.device
+        batch = to_device(model.backbone.collate([self.items[i] for i in rows]), device)
         loss = compute_loss(
-            model(**batch), self.targets[rows], self.gold[rows], self.config, self.label_weights
+            model(**batch),
+            self.targets[rows].to(device),
+            self.gold[rows].to(device),
+            self.config,
+            self.label_weights,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

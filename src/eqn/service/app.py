@@ -223,6 +223,7 @@ def create_app(
     model: EQN | None = None,
     model_path: str | os.PathLike[str] | None = None,
     limits: ServiceLimits | None = None,
+    device: str = "auto",
 ) -> FastAPI:
     """The FastAPI app. Give a loaded ``model``, or a ``model_path`` (None: the default
     model) to load once at start-up; ``/healthz`` reports ready only after that."""
@@ -236,7 +237,7 @@ def create_app(
 
             try:
                 state["model"] = await asyncio.get_running_loop().run_in_executor(
-                    None, load, model_path
+                    None, load, model_path, device
                 )
             except Exception as error:  # reported by /healthz, not a crash
                 logger.error("could not load the model: %s", error)
