@@ -194,3 +194,32 @@ def test_an_unknown_encoder_offline_fails_at_once_with_a_clear_error(monkeypatch
     with pytest.raises(ConfigError, match="neither a model folder nor in the local"):
         backbone.prepare(["a text"])
     assert time.perf_counter() - started < 10
+
+
+def test_text_and_stdin_as_json_for_scripts(tiny_model_dir):
+    result = runner.invoke(
+        app,
+        [
+            "annotate",
+            "--model",
+            str(tiny_model_dir),
+            "--text",
+            "I love it",
+            "--text",
+            "",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [set(r) for r in records] == [
+        {"text", "energies", "macro_emotion", "micro_emotions", "flag"}
+    ] * 2
+    assert records[1]["flag"] == "empty" and records[1]["macro_emotion"] == ""
+    lines = runner.invoke(
+        app,
+        ["annotate", "--model", str(tiny_model_dir), "-", "--format", "jsonl"],
+        input="I love it\nso sad\n",
+    )
+    assert [json.loads(x)["text"] for x in lines.stdout.splitlines()] == ["I love it", "so sad"]

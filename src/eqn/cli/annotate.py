@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -101,7 +102,9 @@ def command(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", help="Output format: csv, tsv, jsonl or parquet (default: the input's)."
+            "--format",
+            help="Output format: csv, tsv, jsonl or parquet (default: the input's); for --text "
+            "and stdin, json or jsonl prints the annotation objects instead of the table.",
         ),
     ] = None,
     resume: Annotated[
@@ -143,6 +146,13 @@ def command(
             batch = scored.annotate(model.labels, h, raw)
             write_frame(batch.frame(), output, out_fmt)
             err_console.print(f"wrote {output}: {AnnotationSummary.of(batch).line()}", markup=False)
+        elif fmt in ("json", "jsonl"):
+            # For scripts: the annotation schema, one array (json) or one object a line.
+            records = [r.to_dict() for r in scored.annotate(model.labels, h, raw).records()]
+            if fmt == "json":
+                sys.stdout.write(json.dumps(records, ensure_ascii=False) + "\n")
+            else:
+                sys.stdout.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         else:
             # The terminal shows every energy as a bar; micro-emotions stay thresholded.
             render(scored.annotate(model.labels, h, raw=True), top)
