@@ -58,7 +58,8 @@ def output_format(
 
 def default_output(path: Path, fmt: str) -> Path:
     """``reviews.csv`` -> ``reviews.eqn.csv`` (in the output format's suffix)."""
-    return path.with_name(f"{path.stem}{OUTPUT_TAG}.{fmt}")
+    suffix = "json" if fmt == "label-studio" else fmt
+    return path.with_name(f"{path.stem}{OUTPUT_TAG}.{suffix}")
 
 
 def expand_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -85,9 +86,14 @@ def expand_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) -> None:
-    """Write ``frame`` atomically as csv, tsv, jsonl or parquet (``header``: csv/tsv only)."""
+    """Write ``frame`` atomically as csv, tsv, jsonl or parquet (``header``: csv/tsv only).
+
+    ``label-studio`` parts are one task (JSON) a line; :func:`_join_parts` makes the array.
+    """
     with atomic_write(path, "wb") as stream:
-        if fmt == "parquet":
+        if fmt == "label-studio":
+            stream.write("".join(line + "\n" for line in frame["task"]).encode())
+        elif fmt == "parquet":
             _parquet_ready(frame).to_parquet(stream, index=False)
         elif fmt == "jsonl":
             stream.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode())
@@ -125,6 +131,17 @@ def _join_parts(
     """
     if fmt == "parquet":
         _join_parquet(parts, columns, target, provenance)
+        return
+    if fmt == "label-studio":
+        with atomic_write(target, "wb") as stream:
+            stream.write(b"[")
+            first = True
+            for part in parts:
+                with part.open("rb") as source:
+                    for line in source:
+                        stream.write((b"\n" if first else b",\n") + line.rstrip(b"\n"))
+                        first = False
+            stream.write(b"\n]\n")
         return
     separator = "\t" if fmt == "tsv" else ","
     with atomic_write(target, "wb") as stream:
@@ -200,6 +217,20 @@ def _check_text_column(source: Path, fmt: str, text_col: str, encoding: str) -> 
         if text_col not in chunk.columns:
             raise missing_column_error(text_col, chunk.columns, source, "text_col")
         return
+
+
+def _as_tasks(
+    annotated: pd.DataFrame,
+    chunk: pd.DataFrame,
+    text_col: str,
+    model: EQN,
+    provenance: dict[str, Any],
+) -> pd.DataFrame:
+    from eqn.annotation.label_studio import tasks
+
+    version = f"eqn {provenance['eqn_version']} {provenance['model_hash']}"
+    rows = tasks(annotated, text_col, list(chunk.columns), version, model.config.max_energy)
+    return pd.DataFrame({"task": [json.dumps(t, ensure_ascii=False) for t in rows]})
 
 
 def _refuse_to_discard(manifest_path: Path, force: bool) -> None:
@@ -360,6 +391,8 @@ def annotate_file(
                 annotated, chunk_summary = _annotate_chunk(
                     model, chunk, source, text_col, threshold, raw, calibrated
                 )
+                if out_fmt == "label-studio":
+                    annotated = _as_tasks(annotated, chunk, text_col, model, provenance)
                 part = staging / f"part-{len(manifest['parts']):06d}.{out_fmt}"
                 write_frame(annotated, part, out_fmt, header=False)
                 summary.add(chunk_summary)

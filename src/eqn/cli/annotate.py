@@ -103,7 +103,8 @@ def command(
         str | None,
         typer.Option(
             "--format",
-            help="Output format: csv, tsv, jsonl or parquet (default: the input's); for --text "
+            help="Output format: csv, tsv, jsonl, parquet or label-studio (a JSON array of "
+            "pre-annotated tasks; default: the input's format); for --text "
             "and stdin, json or jsonl prints the annotation objects instead of the table.",
         ),
     ] = None,

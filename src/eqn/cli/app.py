@@ -9,7 +9,7 @@ import typer
 from rich.logging import RichHandler
 
 from eqn import __version__
-from eqn.cli import annotate, calibrate, compare, evaluate, info, serve, train
+from eqn.cli import annotate, calibrate, compare, evaluate, info, label_studio, serve, train
 from eqn.cli.common import console, err_console
 
 app = typer.Typer(
@@ -43,5 +43,5 @@ def version() -> None:
     console.print(f"eqn {__version__}")
 
 
-for module in (annotate, train, calibrate, evaluate, compare, serve, info):
+for module in (annotate, train, calibrate, evaluate, compare, serve, info, label_studio):
     app.command(name=module.NAME)(module.command)

@@ -48,7 +48,7 @@ SUFFIX_FORMATS = {
 FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
 # Formats files to annotate can be read from; a .txt file holds one text per line.
 ANNOTATION_FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
-OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet", "label-studio")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _MAX_LISTED_ROWS = 10
 # Integer label ids with no names become names 0..highest; a typo must not make millions.
