@@ -21,11 +21,13 @@ from eqn.lazy import lazy_attributes
 if TYPE_CHECKING:
     from eqn.model.config import ModelConfig
     from eqn.model.estimator import EQN, load
+    from eqn.model.explain import explain
 
 _LAZY = {
     "EQN": "eqn.model.estimator",
     "ModelConfig": "eqn.model.config",
     "load": "eqn.model.estimator",
+    "explain": "eqn.model.explain",
 }
 
 
@@ -42,6 +44,7 @@ __all__ = [
     "ModelConfig",
     "ReaderOptions",
     "__version__",
+    "explain",
     "load",
     "load_dataset",
     "read_table",

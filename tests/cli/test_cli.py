@@ -223,3 +223,39 @@ def test_text_and_stdin_as_json_for_scripts(tiny_model_dir):
         input="I love it\nso sad\n",
     )
     assert [json.loads(x)["text"] for x in lines.stdout.splitlines()] == ["I love it", "so sad"]
+
+
+def test_explain_gives_word_level_attributions(tiny_bert, tmp_path):
+    from eqn.data import Dataset
+    from eqn.model.estimator import EQN
+    from tests.conftest import SENTENCES
+
+    data = Dataset.from_lists([t for t, _ in SENTENCES], [lbl.split(",") for _, lbl in SENTENCES])
+    options = {"model_name_or_path": str(tiny_bert), "finetune": "lora", "max_length": 16}
+    folder = (
+        EQN(backbone="transformer", backbone_options=options, epochs=1)
+        .fit(data, data, progress=False)
+        .save(tmp_path / "m")
+    )
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            "--model",
+            str(folder),
+            "--text",
+            "I am so happy today",
+            "--label",
+            "joy",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert [t["token"] for t in body["tokens"]] == ["I", "am", "so", "happy", "today"]
+    assert body["label"] == "joy" and 0 <= body["energy"] <= 10
+    shown = runner.invoke(app, ["explain", "--model", str(folder), "--text", "I am so happy"])
+    assert shown.exit_code == 0 and "red raises it" in shown.output
+    lstm = runner.invoke(app, ["explain", "--model", str(tmp_path / "m"), "--text", ""])
+    assert lstm.exit_code == 2 and "empty text" in lstm.output

@@ -215,3 +215,27 @@ def test_uploads_have_a_row_cap_a_name_in_any_script_and_security_headers(model)
         assert "default-src 'self'" in fine.headers["content-security-policy"]
         page = client.get("/")
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_explain_endpoint(tiny_bert):
+    from eqn.data import Dataset
+    from tests.conftest import SENTENCES
+
+    data = Dataset.from_lists([t for t, _ in SENTENCES], [lbl.split(",") for _, lbl in SENTENCES])
+    options = {"model_name_or_path": str(tiny_bert), "finetune": "lora", "max_length": 16}
+    transformer = EQN(backbone="transformer", backbone_options=options, epochs=1).fit(
+        data, data, progress=False
+    )
+    with TestClient(create_app(model=transformer, limits=LIMITS)) as client:
+        body = client.post(
+            "/v1/explain", json={"text": "I love it so much", "label": "love"}
+        ).json()
+        assert body["label"] == "love" and [t["token"] for t in body["tokens"]] == [
+            "I",
+            "love",
+            "it",
+            "so",
+            "much",
+        ]
+        bad = client.post("/v1/explain", json={"text": "I love it", "label": "nope"})
+        assert bad.status_code == 422 and "unknown label 'nope'" in bad.json()["error"]

@@ -9,7 +9,17 @@ import typer
 from rich.logging import RichHandler
 
 from eqn import __version__
-from eqn.cli import annotate, calibrate, compare, evaluate, info, label_studio, serve, train
+from eqn.cli import (
+    annotate,
+    calibrate,
+    compare,
+    evaluate,
+    explain,
+    info,
+    label_studio,
+    serve,
+    train,
+)
 from eqn.cli.common import console, err_console
 
 app = typer.Typer(
@@ -43,5 +53,5 @@ def version() -> None:
     console.print(f"eqn {__version__}")
 
 
-for module in (annotate, train, calibrate, evaluate, compare, serve, info, label_studio):
+for module in (annotate, explain, train, calibrate, evaluate, compare, serve, info, label_studio):
     app.command(name=module.NAME)(module.command)

@@ -46,6 +46,7 @@ PARAMETER_FLAGS = {
     "encoding": "--encoding",
     "model_name": "--model-name",
     "device": "--device",
+    "label": "--label",
 }
 
 EXIT_BAD_INPUT = 2

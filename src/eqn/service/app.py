@@ -108,6 +108,19 @@ class AnnotateRequest(BaseModel):
     )
 
 
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="The text to explain.")
+    label: str | None = Field(None, description="The label to explain (default: the macro).")
+
+    @field_validator("text")
+    @classmethod
+    def _valid_unicode(cls, text: str) -> str:
+        AnnotateRequest._valid_unicode([text])
+        return text
+
+
 class MicroEmotion(BaseModel):
     label: str
     energy: float
@@ -349,6 +362,23 @@ def create_app(
             provenance=Provenance(**loaded.provenance(calibrated, threshold)),
             results=[TextAnnotation(**record.to_dict()) for record in annotated.records()],
         )
+
+    @app.post("/v1/explain")
+    async def explain_text(request: ExplainRequest) -> dict[str, Any]:
+        """Word-level attributions (integrated gradients) of one label's energy."""
+        from eqn.model.explain import explain
+
+        loaded = ready_model()
+        if len(request.text) > limits.max_text_chars:
+            raise ServiceError(
+                422,
+                f"the text has {len(request.text)} characters; the limit is "
+                f"{limits.max_text_chars}",
+                limit=limits.max_text_chars,
+            )
+        call = functools.partial(explain, loaded, request.text, request.label)
+        result = await asyncio.get_running_loop().run_in_executor(state["batcher"].executor, call)
+        return result.to_dict()
 
     uploads = UploadQueue(limits.max_queued_uploads)
 

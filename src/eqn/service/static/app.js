@@ -14,7 +14,7 @@ async function loadModel() {
     const info = await response.json();
     if (!response.ok) throw new Error(info.error || response.statusText);
     labels = info.labels;
-    const h = info.thresholds.global;
+    const h = info.thresholds.calibrated ?? info.thresholds.global;
     $("threshold").value = h.toFixed(2);
     $("threshold-value").textContent = h.toFixed(2);
     $("model-line").textContent =
@@ -81,9 +81,39 @@ function render() {
     value.className = "value";
     value.textContent = energy.toFixed(2);
     item.append(name, track, value);
+    item.title = "Click: which words drive this emotion";
+    item.addEventListener("click", () => explainLabel(label));
     items.push(item);
   }
   $("bars").replaceChildren(...items);
+}
+
+async function explainLabel(label) {
+  const box = $("explanation");
+  box.textContent = `Explaining ${label}…`;
+  const response = await fetch("/v1/explain", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ text: $("text").value, label }),
+  });
+  const body = await response.json();
+  if (!response.ok) { showError(box, body.error || response.statusText); return; }
+  const scale = Math.max(...body.tokens.map((t) => Math.abs(t.attribution)), 1e-9);
+  const heading = document.createElement("p");
+  heading.textContent = `${body.label}: energy ${body.energy.toFixed(2)}. ` +
+    "Red words raise it, blue words lower it.";
+  const words = document.createElement("p");
+  words.className = "words";
+  for (const token of body.tokens) {
+    const span = document.createElement("span");
+    const strength = Math.min(1, Math.abs(token.attribution) / scale);
+    const colour = token.attribution > 0 ? "220, 50, 47" : "38, 139, 210";
+    span.style.backgroundColor = `rgba(${colour}, ${(0.1 + 0.6 * strength).toFixed(2)})`;
+    span.textContent = token.token;
+    span.title = token.attribution.toFixed(3);
+    words.append(span, document.createTextNode(" "));
+  }
+  box.replaceChildren(heading, words);
 }
 
 function schedule() {
