@@ -206,3 +206,16 @@ def test_ensemble_teachers_relabel_with_their_mean_and_resume(splits, tmp_path, 
     np.testing.assert_allclose(
         read_relabelled(tmp_path / "relabelled_train.csv", splits.train), relabelled
     )
+
+
+def test_tiny_data_and_chance_scores_are_warned_about(splits, tmp_path, caplog):
+    from eqn.experiments.pipeline import chance_score
+
+    assert chance_score(np.array([[1, 0], [1, 0], [0, 1]], dtype=bool), False) == pytest.approx(
+        2 / 3
+    )
+    with caplog.at_level("WARNING"):
+        record = run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], progress=False)
+    warnings = record["stages"]["coeqn"]["warnings"]
+    assert any("training texts for" in w for w in warnings)
+    assert "training texts for" in caplog.text

@@ -342,6 +342,40 @@ def _fit_stage(
     return model
 
 
+MIN_TEXTS_PER_LABEL = 20
+
+
+def chance_score(gold: np.ndarray, multilabel: bool) -> float:
+    """The dev score of a model that learned nothing: the majority class's accuracy, or
+    the macro F1 of predicting every label for every text."""
+    if not len(gold):
+        return 0.0
+    frequency = np.asarray(gold, dtype=bool).mean(axis=0)
+    if not multilabel:
+        return float(frequency.max())
+    return float(np.mean(2 * frequency / (1 + frequency)))
+
+
+def training_warnings(model: EQN, splits: DatasetSplits) -> list[str]:
+    """What a user should hear about a run: too little data, or a model at chance."""
+    warnings = []
+    train, labels = splits.train, len(splits.labels)
+    if len(train) < MIN_TEXTS_PER_LABEL * labels:
+        warnings.append(
+            f"only {len(train)} training texts for {labels} labels (under "
+            f"{MIN_TEXTS_PER_LABEL} a label); expect a weak model, whatever the backbone"
+        )
+    scores = [h["dev_score"] for h in model.history_ if "dev_score" in h]
+    if scores:
+        chance = chance_score(splits.dev.gold, train.is_multilabel)
+        if max(scores) <= chance + 0.01:
+            warnings.append(
+                f"the best dev score {max(scores):.3f} is at chance ({chance:.3f}): the model "
+                "learned nothing useful; give more data, more epochs, or another backbone"
+            )
+    return warnings
+
+
 class Pipeline:
     """The stages of one run folder, each a method: relabel, or train a model."""
 
@@ -466,6 +500,10 @@ class Pipeline:
         shutil.rmtree(checkpoints, ignore_errors=True)
         self.models[stage] = model
         self.record["stages"][stage] = self._stage_record(model, target, started)
+        warnings = training_warnings(model, self.splits)
+        for warning in warnings:
+            logger.warning("stage %s: %s", stage, warning)
+        self.record["stages"][stage]["warnings"] = warnings
         summary = M.headline(self.record["stages"][stage]["metrics"]["test"])
         logger.info("stage %s test: %s", stage, {k: round(v, 4) for k, v in summary.items()})
         write_json(self.folder.run_json, self.record)
