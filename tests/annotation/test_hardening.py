@@ -178,3 +178,11 @@ def test_the_text_column_is_checked_before_the_output(model, tmp_path):
     (tmp_path / "in.eqn.csv").write_text("already here")
     with pytest.raises(InputError, match="column 'text' not found"):
         A.annotate_file(model, path, progress=False)
+
+
+def test_jsonl_output_keeps_odd_column_names_and_big_numbers(model, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(b'text,"odd\x00name",n\nI love it,x,12345678901234567890\n')
+    A.annotate_file(model, path, tmp_path / "o.jsonl", progress=False)
+    record = json.loads((tmp_path / "o.jsonl").read_text())
+    assert record["odd\x00name"] == "x" and record["n"] == "12345678901234567890"

@@ -96,10 +96,26 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) 
         elif fmt == "parquet":
             _parquet_ready(frame).to_parquet(stream, index=False)
         elif fmt == "jsonl":
-            stream.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode())
+            stream.write("".join(_json_lines(frame)).encode())
         else:
             separator = "\t" if fmt == "tsv" else ","
             stream.write(frame.to_csv(index=False, header=header, sep=separator).encode())
+
+
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    """One JSON object a line, by the json module: keys and values exactly as held
+    (pandas' writer cuts names at a NUL byte); NaN becomes null."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, float) and value != value:
+            return None
+        return value.item() if hasattr(value, "item") else value
+
+    columns = [str(c) for c in frame.columns]
+    return [
+        json.dumps(dict(zip(columns, map(plain, row), strict=True)), ensure_ascii=False) + "\n"
+        for row in frame.itertuples(index=False, name=None)
+    ]
 
 
 def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
