@@ -181,7 +181,7 @@ class Trainer:
         self.device = device_of(model)
         if self.label_weights is not None:
             self.label_weights = self.label_weights.to(self.device)
-        self.targets = torch.as_tensor(np.asarray(targets, dtype=np.float32))
+        self.targets = torch.from_numpy(np.array(targets, dtype=np.float32))  # a writable copy
         self.gold = torch.as_tensor(np.asarray(gold, dtype=bool))
         self.sample_lengths = [lengths[i] for i in self.index]
         self.optimizer, self.scheduler = self._optimizer()
