@@ -219,3 +219,13 @@ def test_tiny_data_and_chance_scores_are_warned_about(splits, tmp_path, caplog):
     warnings = record["stages"]["coeqn"]["warnings"]
     assert any("training texts for" in w for w in warnings)
     assert "training texts for" in caplog.text
+
+
+def test_a_model_saved_before_its_record_is_scored_on_resume(splits, tmp_path):
+    run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], progress=False)
+    record = json.loads((tmp_path / "run.json").read_text())
+    del record["stages"]["coeqn"]  # as if killed after the save, before run.json
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    again = run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], resume=True, progress=False)
+    assert "metrics" in again["stages"]["coeqn"]
+    assert "metrics" in json.loads((tmp_path / "run.json").read_text())["stages"]["coeqn"]

@@ -473,7 +473,12 @@ class Pipeline:
         target = self.folder.model(stage)
         if _existing(target, self.force, self.resume, "model"):
             # Loaded lazily, only if a later stage needs it: resuming a finished run
-            # then costs nothing, and its record in run.json stands as it was.
+            # then costs nothing, and its record in run.json stands as it was. A run
+            # killed between saving the model and writing run.json is scored now.
+            if "metrics" not in self.record["stages"].get(stage, {}):
+                model = self._model(stage)
+                self.record["stages"][stage] = self._stage_record(model, target, started)
+                write_json(self.folder.run_json, self.record)
             return
         config = _stage_config(stage, self.config)
         targets = warm_from = None
