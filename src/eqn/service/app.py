@@ -301,6 +301,10 @@ def create_app(
         return JSONResponse({"error": message, "detail": detail}, status_code=422)
 
     def ready_model() -> EQN:
+        if state["model"] is not None and state["batcher"] is None and state["error"] is None:
+            # A host that runs no lifespan (some test clients) still gets a batcher.
+            state["batcher"] = MicroBatcher(state["model"], limits)
+            state["batcher"].start()
         if state["model"] is None or state["batcher"] is None:
             raise ServiceError(503, state["error"] or "the model is still loading; retry shortly")
         return state["model"]
