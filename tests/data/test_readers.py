@@ -362,3 +362,15 @@ def test_a_huge_label_id_is_refused_before_allocating(tmp_path):
     path = write(tmp_path / "huge.csv", "text,labels\nI love it,999999999\nso sad,1\n")
     with pytest.raises(DataError, match=r"line 2: label id 999999999 would make 1000000000"):
         D.read_table(path)
+
+
+def test_count_rows_gives_progress_totals(tmp_path):
+    import pandas as pd
+
+    from eqn.data.readers import count_rows
+
+    write(tmp_path / "a.csv", "text\nI love it\nso sad\n")
+    assert count_rows(tmp_path / "a.csv", "csv") == 2
+    pd.DataFrame({"text": ["a", "b", "c"]}).to_parquet(tmp_path / "a.parquet")
+    assert count_rows(tmp_path / "a.parquet", "parquet") == 3
+    assert count_rows(tmp_path / "missing.csv", "csv") is None

@@ -26,6 +26,7 @@ from eqn.data.readers import (
     ANNOTATION_FORMATS,
     OUTPUT_FORMATS,
     SUFFIX_FORMATS,
+    count_rows,
     detect_format,
     iter_chunks,
     missing_column_error,
@@ -396,7 +397,11 @@ def annotate_file(
     chunks = iter_chunks(source, in_fmt, chunk_rows, manifest["rows"], encoding)
     try:
         with progress_bar(
-            desc=source.name, unit="rows", initial=manifest["rows"], enabled=progress
+            total=count_rows(source, in_fmt) if progress else None,
+            desc=source.name,
+            unit="rows",
+            initial=manifest["rows"],
+            enabled=progress,
         ) as bar:
             for chunk in chunks:
                 if max_rows is not None and manifest["rows"] + len(chunk) > max_rows:
