@@ -186,3 +186,14 @@ def test_jsonl_output_keeps_odd_column_names_and_big_numbers(model, tmp_path):
     A.annotate_file(model, path, tmp_path / "o.jsonl", progress=False)
     record = json.loads((tmp_path / "o.jsonl").read_text())
     assert record["odd\x00name"] == "x" and record["n"] == "12345678901234567890"
+
+
+def test_sep_and_batch_size(model, tmp_path):
+    from eqn.annotation.texts import score_texts
+
+    path = tmp_path / "semi.csv"
+    path.write_text("id;text\n1;I love it\n2;so sad\n")
+    A.annotate_file(model, path, tmp_path / "o.csv", sep=";", batch_size=1, progress=False)
+    assert list(pd.read_csv(tmp_path / "o.csv")["text"]) == ["I love it", "so sad"]
+    with pytest.raises(InputError, match="batch_size must be at least 1"):
+        score_texts(model, ["a"], batch_size=0)

@@ -228,9 +228,11 @@ def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
         json.dump(manifest, stream)
 
 
-def _check_text_column(source: Path, fmt: str, text_col: str, encoding: str) -> None:
+def _check_text_column(
+    source: Path, fmt: str, text_col: str, encoding: str, sep: str | None = None
+) -> None:
     """Fail on a missing text column before anything else, from the first rows alone."""
-    for chunk in iter_chunks(source, fmt, chunk_rows=64, encoding=encoding):
+    for chunk in iter_chunks(source, fmt, chunk_rows=64, encoding=encoding, sep=sep):
         if text_col not in chunk.columns:
             raise missing_column_error(text_col, chunk.columns, source, "text_col")
         return
@@ -274,11 +276,14 @@ def _annotate_chunk(
     threshold: float,
     raw: bool,
     calibrated: bool,
+    batch_size: int | None = None,
 ) -> tuple[pd.DataFrame, AnnotationSummary]:
     """The chunk's own columns, then the annotation's (renamed ``eqn_*`` on a clash)."""
     if text_col not in chunk.columns:
         raise missing_column_error(text_col, chunk.columns, source, "text_col")
-    batch = annotate_texts(model, chunk[text_col].tolist(), threshold, raw, calibrated=calibrated)
+    batch = annotate_texts(
+        model, chunk[text_col].tolist(), threshold, raw, batch_size, calibrated=calibrated
+    )
     annotated = chunk.reset_index(drop=True)
     extra = batch.frame().drop(columns=["text"])
     clashes = [c for c in extra.columns if c in annotated.columns]
@@ -303,6 +308,8 @@ def annotate_file(
     calibrated: bool = True,
     encoding: str = "utf-8",
     max_rows: int | None = None,
+    sep: str | None = None,
+    batch_size: int | None = None,
 ) -> AnnotationSummary:
     """Annotate one file, chunk by chunk, into ``output`` (default: ``NAME.eqn.FORMAT``).
 
@@ -332,7 +339,7 @@ def annotate_file(
     threshold = resolve_threshold(model, threshold, calibrated)
     provenance = model.provenance(calibrated, threshold)
     in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
-    _check_text_column(source, in_fmt, text_col, encoding)
+    _check_text_column(source, in_fmt, text_col, encoding, sep)
     out_fmt = output_format(in_fmt, fmt, None if in_place else output)
     if in_place:
         if out_fmt != in_fmt:
@@ -364,6 +371,7 @@ def annotate_file(
         "format": out_fmt,
         "chunk_rows": chunk_rows,
         "encoding": encoding,
+        "sep": sep,
         "labels": list(model.labels),
     }
     signature = _signature(source, options)
@@ -394,7 +402,7 @@ def annotate_file(
     summary.outputs = []
     started = time.perf_counter()
     manifest.setdefault("part_columns", [])
-    chunks = iter_chunks(source, in_fmt, chunk_rows, manifest["rows"], encoding)
+    chunks = iter_chunks(source, in_fmt, chunk_rows, manifest["rows"], encoding, sep)
     try:
         with progress_bar(
             total=count_rows(source, in_fmt) if progress else None,
@@ -410,7 +418,7 @@ def annotate_file(
                         parameter="max_rows",
                     )
                 annotated, chunk_summary = _annotate_chunk(
-                    model, chunk, source, text_col, threshold, raw, calibrated
+                    model, chunk, source, text_col, threshold, raw, calibrated, batch_size
                 )
                 if out_fmt == "label-studio":
                     annotated = _as_tasks(annotated, chunk, text_col, model, provenance)

@@ -18,6 +18,7 @@ from eqn.core.annotation import (
     annotate_energies,
     check_threshold,
 )
+from eqn.errors import InputError
 
 if TYPE_CHECKING:
     from eqn.model.estimator import EQN
@@ -119,6 +120,8 @@ def score_texts(
     """Energies of ``texts`` (calibrated unless asked otherwise, or the model has no
     calibration); empty or missing ones get all-zero energies and the flag ``empty``,
     texts cut to the model's length the flag ``truncated``."""
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}", parameter="batch_size")
     values = ["" if _is_missing(t) else str(t) for t in texts]
     empty = np.array([not v.strip() for v in values], dtype=bool)
     energies = np.zeros((len(values), len(model.labels)), dtype=np.float32)

@@ -119,6 +119,12 @@ def command(
     encoding: Annotated[
         str, typer.Option(help="Text encoding of CSV/TSV/JSONL inputs (UTF-8, BOM or not).")
     ] = "utf-8",
+    sep: Annotated[
+        str | None, typer.Option(help="Field separator of CSV-like inputs (default , or tab).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Texts per forward pass (default: the model's, 128).")
+    ] = None,
     top: Annotated[int, typer.Option(help="Emotions shown per text in the terminal view.")] = 5,
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
@@ -139,7 +145,7 @@ def command(
     if inputs and "-" in inputs:
         texts += [line.rstrip("\n") for line in sys.stdin]
     if texts:
-        scored = score_texts(model, texts, calibrated=calibrated)  # once, shown or written
+        scored = score_texts(model, texts, batch_size, calibrated=calibrated)  # scored once
         if output is not None and not files:
             out_fmt = detect_format(output, fmt, allowed=OUTPUT_FORMATS)
             if output.exists() and not force:
@@ -174,6 +180,8 @@ def command(
                 progress=progress,
                 calibrated=calibrated,
                 encoding=encoding,
+                sep=sep,
+                batch_size=batch_size,
             )
         except Interrupted as stopped:
             err_console.print(

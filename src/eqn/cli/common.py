@@ -47,6 +47,7 @@ PARAMETER_FLAGS = {
     "model_name": "--model-name",
     "device": "--device",
     "label": "--label",
+    "batch_size": "--batch-size",
 }
 
 EXIT_BAD_INPUT = 2

@@ -597,7 +597,12 @@ def _csv_chunks(path: Path, sep: str, chunk_rows: int, encoding: str) -> Iterato
 
 
 def iter_chunks(
-    path: Path, fmt: str, chunk_rows: int, skip_rows: int = 0, encoding: str = "utf-8"
+    path: Path,
+    fmt: str,
+    chunk_rows: int,
+    skip_rows: int = 0,
+    encoding: str = "utf-8",
+    sep: str | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The input as DataFrame chunks, starting after ``skip_rows`` rows.
 
@@ -621,7 +626,8 @@ def iter_chunks(
     elif fmt == "txt":
         reader = _line_chunks(path, chunk_rows, encoding)
     else:
-        reader = _csv_chunks(path, "\t" if fmt == "tsv" else ",", chunk_rows, encoding)
+        separator = sep or ("\t" if fmt == "tsv" else ",")
+        reader = _csv_chunks(path, separator, chunk_rows, encoding)
     # Rows are skipped after parsing: a quoted field may span lines, so line
     # offsets would be wrong. Parsing is cheap next to the model.
     seen = 0
