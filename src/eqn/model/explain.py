@@ -69,8 +69,9 @@ def explain(model: EQN, text: str, label: str | None = None, steps: int = 50) ->
         )
     if not text.strip():
         raise InputError("there is nothing to explain in an empty text")
-    energies = model.energies([text])[0]
-    raw = model.energies([text], calibrated=False)[0]
+    raw = model.energies([text], calibrated=False)  # one forward pass for both energies
+    energies = (model.calibration_.apply(raw) if model.is_calibrated else raw)[0]
+    raw = raw[0]
     index = int(np.argmax(energies)) if label is None else _label_index(model, label)
     encoded = backbone.tokenizer(
         text,
