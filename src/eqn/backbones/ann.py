@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,24 +12,13 @@ import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 from torch import nn
 
-from eqn.backbones.base import Backbone, check_positive
+from eqn.backbones.base import Backbone
+from eqn.backbones.options import ANNOptions
 from eqn.backbones.registry import register
 from eqn.backbones.vocab import TOKEN_PATTERN
 from eqn.errors import ConfigError
 
 TFIDF_FILE = "tfidf.json"
-
-
-@dataclass(frozen=True)
-class ANNOptions:
-    max_features: int = 15000
-    hidden_sizes: tuple[int, ...] = (512, 256)
-    ngram_max: int = 2
-
-    def __post_init__(self) -> None:
-        check_positive(max_features=self.max_features, ngram_max=self.ngram_max)
-        if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
-            raise ConfigError(f"hidden_sizes must be positive, got {self.hidden_sizes!r}")
 
 
 @register

@@ -7,14 +7,12 @@ whatever it learned from the data (a vocabulary) as files beside the weights.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
-
-from eqn.errors import ConfigError
 
 
 class Backbone(nn.Module):
@@ -65,16 +63,3 @@ class Backbone(nn.Module):
 
     def default_lr(self) -> float:
         return self.default_learning_rate
-
-
-def positive(name: str) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
-        if not (isinstance(value, (int, float)) and value > 0):
-            raise ConfigError(f"{name} must be positive, got {value!r}")
-
-    return check
-
-
-def check_positive(**values: Any) -> None:
-    for key, value in values.items():
-        positive(key)(value)

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from eqn.backbones.base import check_positive
+from eqn.backbones.options import LSTMOptions
 from eqn.backbones.registry import register
 from eqn.backbones.sequence import WordSequenceBackbone
-
-
-@dataclass(frozen=True)
-class LSTMOptions:
-    max_features: int = 15000
-    embedding_dim: int = 150
-    hidden_size: int = 128
-    max_length: int = 150
-
-    def __post_init__(self) -> None:
-        check_positive(
-            max_features=self.max_features,
-            embedding_dim=self.embedding_dim,
-            hidden_size=self.hidden_size,
-            max_length=self.max_length,
-        )
 
 
 @register

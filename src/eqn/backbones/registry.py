@@ -50,10 +50,15 @@ def backbone_class(name: str) -> type[Backbone]:
 def make_options(name: str, options: Any = None) -> Any:
     """Validated, frozen options for backbone ``name`` from a mapping (unknown keys are
     refused by name), or the options object itself."""
-    cls = backbone_class(name)
-    if isinstance(options, cls.Options):
+    from eqn.backbones.options import BUILTIN_OPTIONS
+
+    # Built-in options are read without importing the backbone (and torch).
+    kind = _REGISTRY[name].Options if name in _REGISTRY else BUILTIN_OPTIONS.get(name)
+    if kind is None:
+        kind = backbone_class(name).Options
+    if isinstance(options, kind):
         return options
-    fields = {f.name for f in dataclasses.fields(cls.Options)}
+    fields = {f.name for f in dataclasses.fields(kind)}
     unknown = sorted(set(options or {}) - fields)
     if unknown:
         raise ConfigError(
@@ -61,7 +66,7 @@ def make_options(name: str, options: Any = None) -> Any:
             f"its options are: {', '.join(sorted(fields))}"
         )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in (options or {}).items()}
-    return cls.Options(**values)
+    return kind(**values)
 
 
 def build(name: str, options: Any = None) -> Backbone:

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from eqn.backbones.base import check_positive
+from eqn.backbones.options import TextCNNOptions
 from eqn.backbones.registry import register
 from eqn.backbones.sequence import WordSequenceBackbone
-from eqn.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class TextCNNOptions:
-    max_features: int = 15000
-    embedding_dim: int = 128
-    channels: int = 256
-    kernel_sizes: tuple[int, ...] = (3, 4, 5)
-    max_length: int = 150
-
-    def __post_init__(self) -> None:
-        check_positive(
-            max_features=self.max_features,
-            embedding_dim=self.embedding_dim,
-            channels=self.channels,
-            max_length=self.max_length,
-        )
-        if not self.kernel_sizes or any(k <= 0 for k in self.kernel_sizes):
-            raise ConfigError(f"kernel_sizes must be positive widths, got {self.kernel_sizes!r}")
 
 
 @register

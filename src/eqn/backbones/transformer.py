@@ -13,20 +13,19 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from eqn.backbones.base import Backbone, check_positive
+from eqn.backbones.base import Backbone
+from eqn.backbones.options import DEFAULT_ENCODER, TransformerOptions
 from eqn.backbones.registry import register
 from eqn.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 _PACKAGED_NAMES = {
     DEFAULT_ENCODER.lower(),
     "sentence-transformers/all-minilm-l6-v2",
@@ -89,26 +88,6 @@ def _from_pretrained(kind: Any, source: str) -> Any:
             "folder, or a Hugging Face name that can be downloaded",
             parameter="model_name",
         ) from None
-
-
-@dataclass(frozen=True)
-class TransformerOptions:
-    model_name_or_path: str = DEFAULT_ENCODER
-    pooling: Literal["mean", "cls"] = "mean"
-    max_length: int = 150
-    # LoRA by default: it matched or beat full fine-tuning here, and suits small data.
-    finetune: Literal["full", "lora", "frozen"] = "lora"
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.1
-    lora_target_modules: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        check_positive(max_length=self.max_length, lora_r=self.lora_r, lora_alpha=self.lora_alpha)
-        if self.pooling not in ("mean", "cls"):
-            raise ConfigError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
-        if self.finetune not in ("full", "lora", "frozen"):
-            raise ConfigError(f"finetune must be 'full', 'lora' or 'frozen', got {self.finetune!r}")
 
 
 @register
