@@ -81,3 +81,8 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def eqn_home() -> Path:
+    """eqn's cache folder (datasets, ONNX exports): ``$EQN_HOME``, default ``~/.cache/eqn``."""
+    return Path(os.environ.get("EQN_HOME", Path.home() / ".cache" / "eqn")).expanduser()

@@ -1,11 +1,11 @@
 import pytest
 
 from eqn.errors import ModelError
-from eqn.model import estimator
+from eqn.model import estimator, inference
 
 
 def test_load_without_a_default_model_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setattr(estimator, "DEFAULT_MODEL_DIR", tmp_path / "absent")
+    monkeypatch.setattr(inference, "DEFAULT_MODEL_DIR", tmp_path / "absent")
     with pytest.raises(ModelError, match="the default model is missing"):
         estimator.load()
 

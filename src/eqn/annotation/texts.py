@@ -21,7 +21,7 @@ from eqn.core.annotation import (
 from eqn.errors import InputError
 
 if TYPE_CHECKING:
-    from eqn.model.estimator import EQN
+    from eqn.model.inference import InferenceModel
 
 __all__ = [
     "FLAG_COLUMN",
@@ -96,7 +96,7 @@ class ScoredTexts:
             self.calibrated,
         )
 
-    def calibrated_by(self, model: EQN) -> ScoredTexts:
+    def calibrated_by(self, model: InferenceModel) -> ScoredTexts:
         """The same texts with the model's calibrated energies (empty texts stay 0)."""
         if self.calibrated or not model.is_calibrated:
             return self
@@ -115,7 +115,10 @@ class ScoredTexts:
 
 
 def score_texts(
-    model: EQN, texts: Sequence[Any], batch_size: int | None = None, calibrated: bool = True
+    model: InferenceModel,
+    texts: Sequence[Any],
+    batch_size: int | None = None,
+    calibrated: bool = True,
 ) -> ScoredTexts:
     """Energies of ``texts`` (calibrated unless asked otherwise, or the model has no
     calibration); empty or missing ones get all-zero energies and the flag ``empty``,
@@ -138,7 +141,9 @@ def score_texts(
     return scored.calibrated_by(model) if calibrated else scored
 
 
-def resolve_threshold(model: EQN, threshold: float | None, calibrated: bool = True) -> float:
+def resolve_threshold(
+    model: InferenceModel, threshold: float | None, calibrated: bool = True
+) -> float:
     """The model's tuned threshold (for calibrated energies or not), or a checked one."""
     if threshold is None:
         return model.threshold_for(calibrated)
@@ -146,7 +151,7 @@ def resolve_threshold(model: EQN, threshold: float | None, calibrated: bool = Tr
 
 
 def annotate_texts(
-    model: EQN,
+    model: InferenceModel,
     texts: Sequence[Any],
     threshold: float | None = None,
     raw: bool = False,

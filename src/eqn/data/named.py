@@ -16,7 +16,7 @@ from pathlib import Path
 from eqn.data.readers import SUFFIX_FORMATS, OnEmpty, ReaderOptions, load_files
 from eqn.data.table import SPLITS, DatasetSplits
 from eqn.errors import InputError
-from eqn.io import atomic_directory
+from eqn.io import atomic_directory, eqn_home
 
 logger = logging.getLogger(__name__)
 
@@ -110,11 +110,6 @@ DATASETS: dict[str, DatasetSpec] = {
         credit="CARER 'emotion' dataset (Saravia et al., EMNLP 2018)",
     ),
 }
-
-
-def eqn_home() -> Path:
-    """The cache root: ``$EQN_HOME``, default ``~/.cache/eqn``."""
-    return Path(os.environ.get("EQN_HOME", Path.home() / ".cache" / "eqn")).expanduser()
 
 
 def _holds(directory: Path, spec: DatasetSpec) -> bool:

@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
 from eqn import __version__
 from eqn import backbones as B
 from eqn.core import energy as E
-from eqn.core.calibration import Calibration, fit_calibration
-from eqn.data.table import Dataset, check_label_names
+from eqn.core.calibration import fit_calibration
+from eqn.data.table import Dataset
 from eqn.errors import (
     EqnError,
     InputError,
@@ -32,31 +31,39 @@ from eqn.errors import (
 from eqn.io import atomic_directory
 from eqn.model.config import ModelConfig
 from eqn.model.device import resolve_device
+from eqn.model.inference import (
+    CALIBRATION_FILE,
+    CONFIG_FILE,
+    DEFAULT_MODEL_DIR,
+    DEFAULT_MODEL_NAME,
+    LABELS_FILE,
+    MODEL_FORMAT,
+    READABLE_FORMATS,
+    WEIGHTS_FILE,
+    InferenceModel,
+    default_model_dir,
+    read_summary,
+)
 from eqn.model.network import EnergyModel
 from eqn.model.training import Trainer, predict_energies, seed_everything
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-LABELS_FILE = "labels.txt"
-WEIGHTS_FILE = "model.safetensors"
-MODEL_FORMAT = "eqn-model/2"
-# Format 1 models (before calibration) still load, uncalibrated.
-READABLE_FORMATS = ("eqn-model/1", MODEL_FORMAT)
-CALIBRATION_FILE = "calibration.json"
+__all__ = [
+    "CALIBRATION_FILE",
+    "CONFIG_FILE",
+    "DEFAULT_MODEL_DIR",
+    "DEFAULT_MODEL_NAME",
+    "EQN",
+    "LABELS_FILE",
+    "MODEL_FORMAT",
+    "READABLE_FORMATS",
+    "WEIGHTS_FILE",
+    "load",
+]
 
 
-DEFAULT_MODEL_NAME = "goemotions-minilm-eqn"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / DEFAULT_MODEL_NAME
-
-
-def _as_texts(texts: str | Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        return [texts]
-    return ["" if t is None else str(t) for t in texts]
-
-
-class EQN:
+class EQN(InferenceModel):
     """An energy model over a fixed label set, estimator style.
 
     Parameters are those of :class:`eqn.config.ModelConfig`; pass a config, keyword
@@ -191,41 +198,15 @@ class EQN:
     @property
     def model_hash(self) -> str:
         """A short hash of what defines this model's outputs (its saved files, or weights)."""
-        if getattr(self, "_hash", None) is None:
+        if getattr(self, "_hash", None) is None and getattr(self, "source_", None) is None:
             digest = hashlib.sha256()
-            source = getattr(self, "source_", None)
-            if source is not None:
-                for name in (CONFIG_FILE, WEIGHTS_FILE, CALIBRATION_FILE):
-                    if (Path(source) / name).is_file():
-                        digest.update((Path(source) / name).read_bytes())
-            else:
-                for key, value in sorted(self._fitted().weights_to_save().items()):
-                    digest.update(key.encode())
-                    digest.update(value.detach().cpu().numpy().tobytes())
-                if self.is_calibrated:
-                    digest.update(json.dumps(self.calibration_.to_dict()).encode())
+            for key, value in sorted(self._fitted().weights_to_save().items()):
+                digest.update(key.encode())
+                digest.update(value.detach().cpu().numpy().tobytes())
+            if self.is_calibrated:
+                digest.update(json.dumps(self.calibration_.to_dict()).encode())
             self._hash = digest.hexdigest()[:16]
-        return self._hash
-
-    def provenance(self, calibrated: bool, threshold: float) -> dict[str, Any]:
-        """What every annotation records: the model, its hash, eqn, calibration, h."""
-        return {
-            "model": str(getattr(self, "source_", None) or "in-memory model"),
-            "model_hash": self.model_hash,
-            "eqn_version": __version__,
-            "calibrated": bool(calibrated and self.is_calibrated),
-            "threshold": float(threshold),
-        }
-
-    @property
-    def is_calibrated(self) -> bool:
-        return getattr(self, "calibration_", None) is not None
-
-    def threshold_for(self, calibrated: bool = True) -> float:
-        """The tuned threshold h for calibrated energies, or for the uncalibrated ones."""
-        if calibrated and self.is_calibrated and self.calibrated_threshold_ is not None:
-            return float(self.calibrated_threshold_)
-        return float(self.threshold_)
+        return super().model_hash
 
     # -- inference -------------------------------------------------------------------
     def _fitted(self) -> EnergyModel:
@@ -233,14 +214,8 @@ class EQN:
             raise NotFittedError("this EQN model is not fitted yet: call fit() or EQN.load()")
         return self.model_
 
-    @property
-    def labels(self) -> tuple[str, ...]:
+    def _check_fitted(self) -> None:
         self._fitted()
-        return self.labels_
-
-    def _on_scale(self, energies: np.ndarray) -> np.ndarray:
-        """Energies clipped to [0, max_energy]: an unbounded (MSE) head can leave the scale."""
-        return np.clip(energies, 0.0, self.config.max_energy)
 
     def encode(self, texts: Sequence[str]) -> tuple[list[Any], list[int]]:
         """Tokenised items and their lengths, for :meth:`energies_of`."""
@@ -248,77 +223,10 @@ class EQN:
         items = backbone.encode(list(texts))
         return items, [backbone.item_length(item) for item in items]
 
-    def energies_of(
-        self,
-        items: Sequence[Any],
-        lengths: Sequence[int],
-        batch_size: int | None = None,
-        progress: bool = False,
-        calibrated: bool = True,
+    def _raw_energies(
+        self, items: Sequence[Any], lengths: Sequence[int], batch_size: int, progress: bool
     ) -> np.ndarray:
-        """Energies of already tokenised items (see :meth:`encode`)."""
-        if not len(items):
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        raw = self._on_scale(
-            predict_energies(
-                self._fitted(), items, lengths, batch_size or self.config.eval_batch_size, progress
-            )
-        )
-        return self.calibration_.apply(raw) if calibrated and self.is_calibrated else raw
-
-    def energies(
-        self,
-        texts: str | Sequence[str],
-        batch_size: int | None = None,
-        progress: bool = False,
-        calibrated: bool = True,
-    ) -> np.ndarray:
-        """Energies, shape (n_texts, n_labels), from 0 (absent) to ``max_energy`` (strongest).
-
-        Calibrated by default: an energy e means that about e x 10 % of texts given
-        that energy for a label carry it in human annotation. ``calibrated=False``
-        gives the model's own energies (the paper's), clipped to the scale.
-        """
-        items, lengths = self.encode(_as_texts(texts))
-        return self.energies_of(items, lengths, batch_size, progress, calibrated)
-
-    def predict(
-        self,
-        texts: str | Sequence[str],
-        k: int | None = None,
-        threshold: float | Sequence[float] | None = None,
-        calibrated: bool = True,
-    ) -> list[list[str]]:
-        """Label names per text: the top ``k``, or those at or above ``threshold``.
-
-        With neither, the model's tuned threshold is used (multi-label data,
-        keeping the top label) or max() (single-label data).
-        """
-        energies = self.energies(texts, calibrated=calibrated)
-        if k is not None:
-            prediction = E.classify_top_k(energies, k)
-        elif threshold is not None:
-            prediction = E.classify_threshold(energies, threshold, keep_top=self.config.keep_top)
-        elif self.config.objective == "S":
-            prediction = E.classify_max(energies)
-        else:
-            h = self.threshold_for(calibrated)
-            prediction = E.classify_threshold(energies, h, self.config.keep_top)
-        return [[self.labels_[j] for j in np.flatnonzero(row)] for row in prediction]
-
-    def annotate(
-        self,
-        texts: str | Sequence[str],
-        threshold: float | None = None,
-        raw: bool = False,
-        calibrated: bool = True,
-    ) -> pd.DataFrame:
-        """One row per text: an energy column per label (2 decimals), the macro-emotion
-        (top label), the micro-emotions (other labels at or above the threshold h) and
-        ``eqn_flag``. See :func:`eqn.annotation.annotate_texts` for the records."""
-        from eqn.annotation.texts import annotate_texts
-
-        return annotate_texts(self, _as_texts(texts), threshold, raw, calibrated=calibrated).frame()
+        return predict_energies(self._fitted(), items, lengths, batch_size, progress)
 
     def relabel(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
         """Label regression (eq. 3) of ``dataset`` with this model's own (uncalibrated) energies."""
@@ -392,36 +300,23 @@ class EQN:
     def load(cls, directory: str | os.PathLike[str], device: str = "cpu") -> EQN:
         """Load a model saved by :meth:`save`; energies are bit-identical on the same device."""
         source = Path(directory)
-        config_path = source / CONFIG_FILE
-        if not config_path.is_file():
-            raise ModelError(f"{source} is not an eqn model folder: it has no {CONFIG_FILE}")
-        summary = _read_summary(config_path)
+        summary = read_summary(source)
         try:
             config = ModelConfig.from_dict(summary["config"])
-            labels = tuple(summary["labels"])
-            check_label_names(labels, source=str(config_path))
-            thresholds = summary["thresholds"]
-            threshold = float(thresholds["global"])
-            label_thresholds = np.array([thresholds["per_label"][label] for label in labels])
         except (KeyError, TypeError, ValueError, EqnError) as error:
-            raise ModelError(f"{config_path} is not a valid eqn model config: {error}") from None
+            raise ModelError(
+                f"{source / CONFIG_FILE} is not a valid eqn model config: {error}"
+            ) from None
+        estimator = cls(config)
+        estimator._read_saved_state(source, summary)
         torch.manual_seed(config.seed)
         backbone = B.build(config.backbone, config.backbone_options)
         backbone.load_assets(source)
-        model = EnergyModel(backbone, len(labels), config)
+        model = EnergyModel(backbone, len(estimator.labels_), config)
         _load_weights(model, source / WEIGHTS_FILE)
         model.eval()
         model.to(resolve_device(device))
-        estimator = cls(config)
         estimator.model_ = model
-        estimator.labels_ = labels
-        estimator.threshold_ = threshold
-        estimator.label_thresholds_ = label_thresholds
-        estimator.thresholds_tuned_on_ = thresholds.get("tuned_on")
-        estimator.source_ = str(source)
-        estimator.calibration_, estimator.calibrated_threshold_ = _read_calibration(
-            source, labels, thresholds.get("calibrated")
-        )
         fit = summary.get("fit", {})
         estimator.history_ = fit.get("history", [])
         estimator.best_epoch_ = fit.get("best_epoch")
@@ -429,40 +324,6 @@ class EQN:
         estimator.warm_start_ = fit.get("warm_start", False)
         estimator.train_seconds_ = fit.get("train_seconds")
         return estimator
-
-
-def _read_summary(config_path: Path) -> dict[str, Any]:
-    try:
-        summary = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{config_path} cannot be read as JSON: {error}") from None
-    if not isinstance(summary, dict) or summary.get("format") not in READABLE_FORMATS:
-        found = summary.get("format") if isinstance(summary, dict) else type(summary).__name__
-        raise ModelError(
-            f"{config_path} has format {found!r}; expected one of {', '.join(READABLE_FORMATS)}"
-        )
-    return summary
-
-
-def _read_calibration(
-    source: Path, labels: Sequence[str], threshold: float | None
-) -> tuple[Calibration | None, float | None]:
-    path = source / CALIBRATION_FILE
-    if not path.is_file():
-        logger.warning(
-            "%s has no calibration: its energies are the model's own, uncalibrated. "
-            "Fit one on a dev split with EQN.calibrate()",
-            source,
-        )
-        return None, None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path} cannot be read as JSON: {error}") from None
-    calibration = Calibration.from_dict(data, labels)
-    if threshold is None:
-        raise ModelError(f"{source / CONFIG_FILE} has calibration maps but no calibrated threshold")
-    return calibration, float(threshold)
 
 
 def _load_weights(model: EnergyModel, path: Path) -> None:
@@ -488,11 +349,5 @@ def _load_weights(model: EnergyModel, path: Path) -> None:
 
 
 def load(path: str | os.PathLike[str] | None = None, device: str = "cpu") -> EQN:
-    """Load a saved model (on ``device``); with no path, the default GoEmotions model."""
-    target = Path(path) if path is not None else DEFAULT_MODEL_DIR
-    if path is None and not (target / CONFIG_FILE).is_file():
-        raise ModelError(
-            f"the default model is missing from {target}; reinstall eqn, or load a model "
-            "folder made by training"
-        )
-    return EQN.load(target, device=device)
+    """Load a saved model (on ``device``) with torch; with no path, the default GoEmotions model."""
+    return EQN.load(Path(path) if path is not None else default_model_dir(), device=device)

@@ -22,6 +22,7 @@ from eqn.errors import ConfigError, StageError
 from eqn.logs import progress_bar
 from eqn.model.config import ModelConfig
 from eqn.model.device import device_of, to_device
+from eqn.model.inference import length_sorted_batches
 from eqn.model.network import EnergyModel, compute_loss, positive_weights
 
 logger = logging.getLogger(__name__)
@@ -93,19 +94,17 @@ def predict_energies(
     description: str = "scoring",
 ) -> np.ndarray:
     """Energies for tokenised items: length-sorted, dynamically padded, inference mode."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
     n_labels = model.head[-1].out_features
     result = np.zeros((len(items), n_labels), dtype=np.float32)
     was_training = model.training
     model.eval()
     device = device_of(model)
     with torch.inference_mode():
-        starts = range(0, len(order), batch_size)
+        batches = length_sorted_batches(lengths, batch_size)
         with progress_bar(
-            total=len(starts), desc=description, unit="batch", enabled=progress
+            total=len(batches), desc=description, unit="batch", enabled=progress
         ) as bar:
-            for start in starts:
-                chunk = order[start : start + batch_size]
+            for chunk in batches:
                 batch = to_device(model.backbone.collate([items[i] for i in chunk]), device)
                 result[chunk] = model.to_energies(model(**batch)).float().cpu().numpy()
                 bar.update(1)

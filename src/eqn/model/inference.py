@@ -1,0 +1,271 @@
+"""What every runtime of a trained model shares, without torch: the saved folder's
+summary and calibration, thresholds, provenance, and energies -> labels.
+
+:class:`InferenceModel` is the base of :class:`eqn.model.estimator.EQN` (torch)
+and :class:`eqn.model.onnx.OnnxModel` (ONNX Runtime). A subclass supplies
+:meth:`encode` and :meth:`_raw_energies`; everything else, from clipping to the
+scale to eq. 8, is written once here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eqn import __version__
+from eqn.core import energy as E
+from eqn.core.calibration import Calibration
+from eqn.data.table import check_label_names
+from eqn.errors import EqnError, ModelError, NotFittedError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from eqn.model.config import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+LABELS_FILE = "labels.txt"
+WEIGHTS_FILE = "model.safetensors"
+CALIBRATION_FILE = "calibration.json"
+MODEL_FORMAT = "eqn-model/2"
+# Format 1 models (before calibration) still load, uncalibrated.
+READABLE_FORMATS = ("eqn-model/1", MODEL_FORMAT)
+
+DEFAULT_MODEL_NAME = "goemotions-minilm-eqn"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / DEFAULT_MODEL_NAME
+
+
+def as_texts(texts: str | Sequence[str]) -> list[str]:
+    """One string or many, as a list of strings (None becomes empty)."""
+    if isinstance(texts, str):
+        return [texts]
+    return ["" if t is None else str(t) for t in texts]
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices in batches of similar length, so that padding per batch stays small."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+class InferenceModel:
+    """A fitted energy model over a fixed label set, as annotation sees it.
+
+    Learned state ends in ``_``: ``labels_``, ``threshold_`` (uncalibrated h),
+    ``label_thresholds_``, ``calibration_`` and ``calibrated_threshold_``,
+    ``source_`` (the folder it was loaded from, if any).
+    """
+
+    config: ModelConfig
+    runtime = "torch"
+
+    # -- what a runtime supplies ------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "labels_"):
+            raise NotFittedError("this model is not fitted yet: call fit() or load one")
+
+    def encode(self, texts: Sequence[str]) -> tuple[list[Any], list[int]]:
+        """Tokenised items and their lengths, for :meth:`energies_of`."""
+        raise NotImplementedError
+
+    def _raw_energies(
+        self, items: Sequence[Any], lengths: Sequence[int], batch_size: int, progress: bool
+    ) -> np.ndarray:
+        """The network's energies, before clipping and calibration."""
+        raise NotImplementedError
+
+    # -- shared state -----------------------------------------------------------------
+    @property
+    def labels(self) -> tuple[str, ...]:
+        self._check_fitted()
+        return self.labels_
+
+    @property
+    def is_calibrated(self) -> bool:
+        return getattr(self, "calibration_", None) is not None
+
+    def threshold_for(self, calibrated: bool = True) -> float:
+        """The tuned threshold h for calibrated energies, or for the uncalibrated ones."""
+        if calibrated and self.is_calibrated and self.calibrated_threshold_ is not None:
+            return float(self.calibrated_threshold_)
+        return float(self.threshold_)
+
+    @property
+    def model_hash(self) -> str:
+        """A short hash of what defines this model's outputs (its saved files)."""
+        if getattr(self, "_hash", None) is None:
+            source = getattr(self, "source_", None)
+            if source is None:
+                raise ModelError("an in-memory model has no saved files to hash")
+            self._hash = hash_saved_model(Path(source))
+        return self._hash
+
+    def provenance(self, calibrated: bool, threshold: float) -> dict[str, Any]:
+        """What every annotation records: the model, its hash, eqn, runtime, calibration, h."""
+        return {
+            "model": str(getattr(self, "source_", None) or "in-memory model"),
+            "model_hash": self.model_hash,
+            "eqn_version": __version__,
+            "runtime": self.runtime,
+            "calibrated": bool(calibrated and self.is_calibrated),
+            "threshold": float(threshold),
+        }
+
+    # -- energies -----------------------------------------------------------------------
+    def _on_scale(self, energies: np.ndarray) -> np.ndarray:
+        """Energies clipped to [0, max_energy]: an unbounded (MSE) head can leave the scale."""
+        return np.clip(energies, 0.0, self.config.max_energy)
+
+    def energies_of(
+        self,
+        items: Sequence[Any],
+        lengths: Sequence[int],
+        batch_size: int | None = None,
+        progress: bool = False,
+        calibrated: bool = True,
+    ) -> np.ndarray:
+        """Energies of already tokenised items (see :meth:`encode`)."""
+        if not len(items):
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        size = batch_size or self.config.eval_batch_size
+        raw = self._on_scale(self._raw_energies(items, lengths, size, progress))
+        return self.calibration_.apply(raw) if calibrated and self.is_calibrated else raw
+
+    def energies(
+        self,
+        texts: str | Sequence[str],
+        batch_size: int | None = None,
+        progress: bool = False,
+        calibrated: bool = True,
+    ) -> np.ndarray:
+        """Energies, shape (n_texts, n_labels), from 0 (absent) to ``max_energy`` (strongest).
+
+        Calibrated by default: an energy e means that about e x 10 % of texts given
+        that energy for a label carry it in human annotation. ``calibrated=False``
+        gives the model's own energies (the paper's), clipped to the scale.
+        """
+        items, lengths = self.encode(as_texts(texts))
+        return self.energies_of(items, lengths, batch_size, progress, calibrated)
+
+    def predict(
+        self,
+        texts: str | Sequence[str],
+        k: int | None = None,
+        threshold: float | Sequence[float] | None = None,
+        calibrated: bool = True,
+    ) -> list[list[str]]:
+        """Label names per text: the top ``k``, or those at or above ``threshold``.
+
+        With neither, the model's tuned threshold is used (multi-label data,
+        keeping the top label) or max() (single-label data).
+        """
+        energies = self.energies(texts, calibrated=calibrated)
+        if k is not None:
+            prediction = E.classify_top_k(energies, k)
+        elif threshold is not None:
+            prediction = E.classify_threshold(energies, threshold, keep_top=self.config.keep_top)
+        elif self.config.objective == "S":
+            prediction = E.classify_max(energies)
+        else:
+            h = self.threshold_for(calibrated)
+            prediction = E.classify_threshold(energies, h, self.config.keep_top)
+        return [[self.labels_[j] for j in np.flatnonzero(row)] for row in prediction]
+
+    def annotate(
+        self,
+        texts: str | Sequence[str],
+        threshold: float | None = None,
+        raw: bool = False,
+        calibrated: bool = True,
+    ) -> pd.DataFrame:
+        """One row per text: an energy column per label (2 decimals), the macro-emotion
+        (top label), the micro-emotions (other labels at or above the threshold h) and
+        ``eqn_flag``. See :func:`eqn.annotation.annotate_texts` for the records."""
+        from eqn.annotation.texts import annotate_texts
+
+        return annotate_texts(self, as_texts(texts), threshold, raw, calibrated=calibrated).frame()
+
+    # -- loading ------------------------------------------------------------------------
+    def _read_saved_state(self, source: Path, summary: dict[str, Any]) -> None:
+        """Labels, thresholds and calibration from a saved folder's files."""
+        config_path = source / CONFIG_FILE
+        try:
+            labels = tuple(summary["labels"])
+            check_label_names(labels, source=str(config_path))
+            thresholds = summary["thresholds"]
+            threshold = float(thresholds["global"])
+            label_thresholds = np.array([thresholds["per_label"][label] for label in labels])
+        except (KeyError, TypeError, ValueError, EqnError) as error:
+            raise ModelError(f"{config_path} is not a valid eqn model config: {error}") from None
+        self.labels_ = labels
+        self.threshold_ = threshold
+        self.label_thresholds_ = label_thresholds
+        self.thresholds_tuned_on_ = thresholds.get("tuned_on")
+        self.source_ = str(source)
+        self.calibration_, self.calibrated_threshold_ = read_calibration(
+            source, labels, thresholds.get("calibrated")
+        )
+
+
+def read_summary(source: Path) -> dict[str, Any]:
+    """The saved folder's ``config.json``, checked for a readable format."""
+    config_path = source / CONFIG_FILE
+    if not config_path.is_file():
+        raise ModelError(f"{source} is not an eqn model folder: it has no {CONFIG_FILE}")
+    try:
+        summary = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{config_path} cannot be read as JSON: {error}") from None
+    if not isinstance(summary, dict) or summary.get("format") not in READABLE_FORMATS:
+        found = summary.get("format") if isinstance(summary, dict) else type(summary).__name__
+        raise ModelError(
+            f"{config_path} has format {found!r}; expected one of {', '.join(READABLE_FORMATS)}"
+        )
+    return summary
+
+
+def read_calibration(
+    source: Path, labels: Sequence[str], threshold: float | None
+) -> tuple[Calibration | None, float | None]:
+    path = source / CALIBRATION_FILE
+    if not path.is_file():
+        logger.warning(
+            "%s has no calibration: its energies are the model's own, uncalibrated. "
+            "Fit one on a dev split with EQN.calibrate()",
+            source,
+        )
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path} cannot be read as JSON: {error}") from None
+    calibration = Calibration.from_dict(data, labels)
+    if threshold is None:
+        raise ModelError(f"{source / CONFIG_FILE} has calibration maps but no calibrated threshold")
+    return calibration, float(threshold)
+
+
+def hash_saved_model(source: Path) -> str:
+    """A short hash of the files that define a saved model's outputs."""
+    digest = hashlib.sha256()
+    for name in (CONFIG_FILE, WEIGHTS_FILE, CALIBRATION_FILE):
+        if (source / name).is_file():
+            digest.update((source / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def default_model_dir() -> Path:
+    if not (DEFAULT_MODEL_DIR / CONFIG_FILE).is_file():
+        raise ModelError(
+            f"the default model is missing from {DEFAULT_MODEL_DIR}; reinstall eqn, or load a "
+            "model folder made by training"
+        )
+    return DEFAULT_MODEL_DIR
