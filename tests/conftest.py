@@ -110,3 +110,31 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         backbone_options={"embedding_dim": 8, "hidden_size": 8, "max_length": 12},
     ).fit(dataset, dataset, progress=False)
     return model.save(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory) -> None:
+    """ONNX exports go to a throwaway cache, never the user's."""
+    import os
+
+    os.environ["EQN_HOME"] = str(tmp_path_factory.mktemp("eqn-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_transformer_dir(tiny_bert, tmp_path_factory) -> Path:
+    """A tiny random-weight BERT EQN model with LoRA adapters and calibration, saved once."""
+    from eqn.data import Dataset
+    from eqn.model.estimator import EQN
+
+    dataset = Dataset.from_lists(
+        [text for text, _ in SENTENCES], [labels.split(",") for _, labels in SENTENCES]
+    )
+    model = EQN(
+        backbone="transformer",
+        loss="bce",
+        epochs=2,
+        batch_size=4,
+        dense_dim=8,
+        backbone_options={"model_name_or_path": str(tiny_bert), "max_length": 16},
+    ).fit(dataset, dataset, progress=False)
+    return model.save(tmp_path_factory.mktemp("models") / "tiny-transformer")

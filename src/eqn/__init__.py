@@ -20,13 +20,14 @@ from eqn.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from eqn.model.config import ModelConfig
-    from eqn.model.estimator import EQN, load
+    from eqn.model.estimator import EQN
     from eqn.model.explain import explain
+    from eqn.model.runtime import load_model as load
 
 _LAZY = {
     "EQN": "eqn.model.estimator",
     "ModelConfig": "eqn.model.config",
-    "load": "eqn.model.estimator",
+    "load": "eqn.model.runtime",
     "explain": "eqn.model.explain",
 }
 

@@ -176,7 +176,11 @@ def test_annotate_text_prints_no_warnings_or_loading_bars(tiny_bert, tmp_path):
         [sys.executable, "-m", "eqn", "annotate", "--model", str(folder), "--text", "I love it"],
         capture_output=True,
         text=True,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        env={
+            "HF_HUB_OFFLINE": "1",
+            "PATH": "/usr/bin:/bin",
+            "EQN_HOME": str(tmp_path / "cache"),
+        },
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == "" and "macro-emotion" in result.stdout

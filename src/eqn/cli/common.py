@@ -46,6 +46,9 @@ PARAMETER_FLAGS = {
     "encoding": "--encoding",
     "model_name": "--model-name",
     "device": "--device",
+    "runtime": "--runtime",
+    "engine": "--engine",
+    "actors": "--ray-actors",
     "label": "--label",
     "batch_size": "--batch-size",
 }
@@ -246,6 +249,13 @@ ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars.")]
 DeviceOpt = Annotated[
     str,
     typer.Option(help="auto (a GPU when there is one), cpu, cuda or mps."),
+]
+RuntimeOpt = Annotated[
+    str,
+    typer.Option(
+        help="auto (onnx-int8 for transformer models on the CPU, else torch), torch, onnx "
+        "or onnx-int8. The ONNX export is cached in the user's cache folder."
+    ),
 ]
 ModelOpt = Annotated[
     Path | None,

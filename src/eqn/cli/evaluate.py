@@ -15,6 +15,7 @@ from eqn.cli.common import (
     DeviceOpt,
     ModelOpt,
     ProgressOpt,
+    RuntimeOpt,
     console,
     fail,
     reporting_errors,
@@ -40,22 +41,23 @@ def command(
     max_eval: Annotated[int | None, typer.Option(help="Quick mode: dev/test subsets.")] = None,
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
+    runtime: RuntimeOpt = "auto",
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Write a report folder: metrics.json, report.md, figures and index.html."""
     from eqn.experiments.evaluate import evaluate_model
-    from eqn.model.estimator import load
+    from eqn.model.runtime import load_model
 
     if split not in ("train", "dev", "test"):
         fail(f"unknown split {split!r}; choose train, dev or test", "--split")
     splits = data.load(dataset).limit(None, max_eval, data.seed)
     result = evaluate_model(
-        load(model_path, device=device),
+        load_model(model_path, device, runtime),
         splits,
         split,
         out,
-        against=load(against, device=device) if against else None,
-        baseline=load(baseline, device=device) if baseline else None,
+        against=load_model(against, device, runtime) if against else None,
+        baseline=load_model(baseline, device, runtime) if baseline else None,
         model_name=str(model_path or "default model"),
         progress=progress,
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from eqn.cli.common import DeviceOpt, ModelOpt, fail, reporting_errors
+from eqn.cli.common import DeviceOpt, ModelOpt, RuntimeOpt, fail, reporting_errors
 
 NAME = "serve"
 
@@ -27,6 +27,7 @@ def command(
     max_wait_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 5.0,
     max_upload_mb: Annotated[float, typer.Option(help="Largest CSV upload, in MiB.")] = 10.0,
     device: DeviceOpt = "auto",
+    runtime: RuntimeOpt = "auto",
 ) -> None:
     """Serve the HTTP API (/v1/annotate, /v1/labels, /v1/model, /healthz) and the web page."""
     try:
@@ -44,7 +45,10 @@ def command(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
     )
     from eqn.model.device import resolve_device
+    from eqn.model.runtime import resolve_runtime
 
-    resolve_device(device)  # a clear error now, not in the server's start-up
-    app = create_app(model_path=model_path, limits=limits, device=device)
+    # Clear errors now, not in the server's start-up.
+    resolve_device(device)
+    resolve_runtime(runtime, device, "transformer")
+    app = create_app(model_path=model_path, limits=limits, device=device, runtime=runtime)
     uvicorn.run(app, host=host, port=port)

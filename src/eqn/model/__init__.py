@@ -11,11 +11,12 @@ from eqn.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from eqn.model.config import ModelConfig
-    from eqn.model.estimator import EQN, load
+    from eqn.model.estimator import EQN
+    from eqn.model.runtime import load
 
 _LAZY = {
     "EQN": "eqn.model.estimator",
-    "load": "eqn.model.estimator",
+    "load": "eqn.model.runtime",
     "ModelConfig": "eqn.model.config",
 }
 

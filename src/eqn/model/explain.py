@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from eqn.errors import ConfigError, InputError
+from eqn.errors import ConfigError, InputError, ModelError
 
 if TYPE_CHECKING:
     from eqn.model.estimator import EQN
+    from eqn.model.inference import InferenceModel
 
 METHOD = "integrated gradients over input embeddings, summed per word (captum)"
 
@@ -52,8 +53,31 @@ class Explanation:
         }
 
 
-def explain(model: EQN, text: str, label: str | None = None, steps: int = 50) -> Explanation:
-    """Attributions of ``label``'s energy (default: the macro-emotion) to the words of ``text``."""
+def torch_model(model: InferenceModel) -> EQN:
+    """The torch estimator behind ``model``: itself, or (for the ONNX runtimes) the same
+    saved folder loaded with torch once, since gradients need torch."""
+    from eqn.model.estimator import EQN
+
+    if isinstance(model, EQN):
+        return model
+    twin = getattr(model, "torch_model_", None)
+    if twin is None:
+        source = getattr(model, "source_", None)
+        if source is None:
+            raise ModelError("explanations need the model's saved folder, or an EQN model")
+        twin = EQN.load(source)
+        model.torch_model_ = twin
+    return twin
+
+
+def explain(
+    model: InferenceModel, text: str, label: str | None = None, steps: int = 50
+) -> Explanation:
+    """Attributions of ``label``'s energy (default: the macro-emotion) to the words of ``text``.
+
+    Always computed with torch (any runtime's model is accepted; its torch twin is used).
+    """
+    model = torch_model(model)
     try:
         from captum.attr import LayerIntegratedGradients
     except ImportError as error:

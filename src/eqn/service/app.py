@@ -42,7 +42,7 @@ from eqn.annotation.texts import (
 )
 from eqn.core.annotation import MAX_ENERGY
 from eqn.errors import ConfigError, EqnError, LimitError, ModelError
-from eqn.model.estimator import EQN
+from eqn.model.inference import InferenceModel
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,7 @@ class Provenance(BaseModel):
     model: str
     model_hash: str
     eqn_version: str
+    runtime: str
     calibrated: bool
     threshold: float
 
@@ -160,7 +161,7 @@ class ServiceError(Exception):
 class MicroBatcher:
     """Collects texts from concurrent requests and scores them together."""
 
-    def __init__(self, model: EQN, limits: ServiceLimits) -> None:
+    def __init__(self, model: InferenceModel, limits: ServiceLimits) -> None:
         self.model = model
         self.limits = limits
         self.queue: asyncio.Queue[tuple[list[str], asyncio.Future[ScoredTexts]]] = asyncio.Queue()
@@ -233,10 +234,11 @@ def _static_dir() -> Path:
 
 
 def create_app(
-    model: EQN | None = None,
+    model: InferenceModel | None = None,
     model_path: str | os.PathLike[str] | None = None,
     limits: ServiceLimits | None = None,
     device: str = "auto",
+    runtime: str = "auto",
 ) -> FastAPI:
     """The FastAPI app. Give a loaded ``model``, or a ``model_path`` (None: the default
     model) to load once at start-up; ``/healthz`` reports ready only after that."""
@@ -246,11 +248,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state["model"] is None:
-            from eqn.model.estimator import load
+            from eqn.model.runtime import load_model
 
             try:
                 state["model"] = await asyncio.get_running_loop().run_in_executor(
-                    None, load, model_path, device
+                    None, load_model, model_path, device, runtime
                 )
             except Exception as error:  # reported by /healthz, not a crash
                 logger.error("could not load the model: %s", error)
@@ -300,7 +302,7 @@ def create_app(
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in error.errors()]
         return JSONResponse({"error": message, "detail": detail}, status_code=422)
 
-    def ready_model() -> EQN:
+    def ready_model() -> InferenceModel:
         if state["model"] is not None and state["batcher"] is None and state["error"] is None:
             # A host that runs no lifespan (some test clients) still gets a batcher.
             state["batcher"] = MicroBatcher(state["model"], limits)

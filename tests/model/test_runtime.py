@@ -1,0 +1,27 @@
+"""One loader and one default runtime for every command."""
+
+from __future__ import annotations
+
+import pytest
+
+from eqn.errors import ConfigError
+from eqn.model.estimator import EQN
+from eqn.model.runtime import load_model, resolve_runtime
+
+
+def test_auto_means_int8_for_transformers_on_the_cpu_and_torch_otherwise(monkeypatch):
+    monkeypatch.setattr("eqn.model.runtime._gpu_visible", lambda: False)
+    assert resolve_runtime("auto", "auto", "transformer") == "onnx-int8"
+    assert resolve_runtime("auto", "cpu", "lstm") == "torch"
+    assert resolve_runtime("auto", "cuda", "transformer") == "torch"
+    assert resolve_runtime("onnx", "cpu", "transformer") == "onnx"
+
+
+def test_bad_runtime_choices_are_clear_errors(tiny_model_dir):
+    with pytest.raises(ConfigError, match="unknown runtime 'tensorrt'; choose one of auto"):
+        resolve_runtime("tensorrt", "cpu", "transformer")
+    with pytest.raises(ConfigError, match="runs on the CPU; use device 'cpu'"):
+        resolve_runtime("onnx", "cuda", "transformer")
+    with pytest.raises(ConfigError, match="ONNX runtimes run transformer models"):
+        load_model(tiny_model_dir, device="cpu", runtime="onnx")
+    assert isinstance(load_model(tiny_model_dir, device="cpu"), EQN)  # auto: torch for LSTM
