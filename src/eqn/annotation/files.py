@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ from eqn.io import atomic_write
 from eqn.logs import progress_bar
 
 if TYPE_CHECKING:
-    from eqn.model.estimator import EQN
+    from eqn.model.inference import InferenceModel
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def _as_tasks(
     annotated: pd.DataFrame,
     chunk: pd.DataFrame,
     text_col: str,
-    model: EQN,
+    model: InferenceModel,
     provenance: dict[str, Any],
 ) -> pd.DataFrame:
     from eqn.annotation.label_studio import tasks
@@ -269,7 +269,7 @@ def _refuse_to_discard(manifest_path: Path, force: bool) -> None:
 
 
 def _annotate_chunk(
-    model: EQN,
+    model: InferenceModel,
     chunk: pd.DataFrame,
     source: Path,
     text_col: str,
@@ -292,8 +292,44 @@ def _annotate_chunk(
     return pd.concat([annotated, extra], axis=1), AnnotationSummary.of(batch)
 
 
+class LocalEngine:
+    """Annotates chunks in this process, one after another (the default engine).
+
+    An engine maps a file's chunks to ``(chunk, annotated, summary)`` in input
+    order; :class:`eqn.annotation.ray_engine.RayEngine` does the same on a Ray
+    cluster. Reading, resuming and writing stay with :func:`annotate_file`.
+    """
+
+    def __init__(self, model: InferenceModel) -> None:
+        self.model = model
+
+    def map(
+        self, chunks: Iterable[pd.DataFrame], source: Path, **options: Any
+    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, AnnotationSummary]]:
+        for chunk in chunks:
+            yield (chunk, *_annotate_chunk(self.model, chunk, source, **options))
+
+    def close(self) -> None:
+        """Nothing to release here."""
+
+
+def _limited(
+    chunks: Iterable[pd.DataFrame], source: Path, done: int, max_rows: int | None
+) -> Iterator[pd.DataFrame]:
+    """The chunks, refusing a file with more than ``max_rows`` rows before annotating it."""
+    rows = done
+    for chunk in chunks:
+        rows += len(chunk)
+        if max_rows is not None and rows > max_rows:
+            raise LimitError(
+                f"{source} has more than {max_rows} rows, the limit here; split it",
+                parameter="max_rows",
+            )
+        yield chunk
+
+
 def annotate_file(
-    model: EQN,
+    model: InferenceModel,
     path: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
     text_col: str = "text",
@@ -310,6 +346,7 @@ def annotate_file(
     max_rows: int | None = None,
     sep: str | None = None,
     batch_size: int | None = None,
+    engine: LocalEngine | None = None,
 ) -> AnnotationSummary:
     """Annotate one file, chunk by chunk, into ``output`` (default: ``NAME.eqn.FORMAT``).
 
@@ -367,6 +404,7 @@ def annotate_file(
         "threshold": threshold,
         "calibrated": calibrated,
         "model_hash": provenance["model_hash"],
+        "runtime": provenance["runtime"],
         "raw": raw,
         "format": out_fmt,
         "chunk_rows": chunk_rows,
@@ -402,7 +440,20 @@ def annotate_file(
     summary.outputs = []
     started = time.perf_counter()
     manifest.setdefault("part_columns", [])
-    chunks = iter_chunks(source, in_fmt, chunk_rows, manifest["rows"], encoding, sep)
+    chunks = _limited(
+        iter_chunks(source, in_fmt, chunk_rows, manifest["rows"], encoding, sep),
+        source,
+        manifest["rows"],
+        max_rows,
+    )
+    engine = engine or LocalEngine(model)
+    options = {
+        "text_col": text_col,
+        "threshold": threshold,
+        "raw": raw,
+        "calibrated": calibrated,
+        "batch_size": batch_size,
+    }
     try:
         with progress_bar(
             total=count_rows(source, in_fmt) if progress else None,
@@ -411,15 +462,7 @@ def annotate_file(
             initial=manifest["rows"],
             enabled=progress,
         ) as bar:
-            for chunk in chunks:
-                if max_rows is not None and manifest["rows"] + len(chunk) > max_rows:
-                    raise LimitError(
-                        f"{source} has more than {max_rows} rows, the limit here; split it",
-                        parameter="max_rows",
-                    )
-                annotated, chunk_summary = _annotate_chunk(
-                    model, chunk, source, text_col, threshold, raw, calibrated, batch_size
-                )
+            for chunk, annotated, chunk_summary in engine.map(chunks, source, **options):
                 if out_fmt == "label-studio":
                     annotated = _as_tasks(annotated, chunk, text_col, model, provenance)
                 part = staging / f"part-{len(manifest['parts']):06d}.{out_fmt}"
@@ -464,7 +507,7 @@ def annotate_file(
 
 
 def _annotate_to_stdout(
-    model: EQN,
+    model: InferenceModel,
     path: str | os.PathLike[str],
     text_col: str,
     threshold: float | None,
@@ -504,7 +547,7 @@ def _annotate_to_stdout(
 
 
 def annotate_paths(
-    model: EQN,
+    model: InferenceModel,
     paths: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str] | None = None,
     **options: Any,

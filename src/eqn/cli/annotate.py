@@ -15,6 +15,7 @@ from eqn.cli.common import (
     DeviceOpt,
     ModelOpt,
     ProgressOpt,
+    RuntimeOpt,
     console,
     err_console,
     fail,
@@ -30,7 +31,8 @@ def provenance_line(provenance: dict) -> str:
     kind = "calibrated" if provenance["calibrated"] else "uncalibrated"
     return (
         f"model {provenance['model']} ({provenance['model_hash']}), eqn "
-        f"{provenance['eqn_version']}, {kind} energies, threshold {provenance['threshold']:.2f}"
+        f"{provenance['eqn_version']}, {provenance['runtime']} runtime, {kind} energies, "
+        f"threshold {provenance['threshold']:.2f}"
     )
 
 
@@ -128,16 +130,34 @@ def command(
     top: Annotated[int, typer.Option(help="Emotions shown per text in the terminal view.")] = 5,
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
+    runtime: RuntimeOpt = "auto",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (this process) or ray (a pool of Ray actors, one model each; needs "
+            "the ray extra). Same outputs either way."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to join (default: RAY_ADDRESS, or a local cluster)."),
+    ] = None,
+    ray_actors: Annotated[
+        int | None,
+        typer.Option(help="Ray actors (default: one per cluster CPU, or per GPU)."),
+    ] = None,
 ) -> None:
     """Annotate texts with an energy per emotion, the macro-emotion and micro-emotions."""
     from eqn.annotation.files import annotate_paths, write_frame
     from eqn.annotation.texts import AnnotationSummary, resolve_threshold, score_texts
     from eqn.data.readers import OUTPUT_FORMATS, detect_format
-    from eqn.model.estimator import load
+    from eqn.model.runtime import load_model
 
     if not inputs and not text:
         fail("give files, folders, '-' for stdin, or --text \"...\"")
-    model = load(model_path, device=device)
+    if engine not in ("local", "ray"):
+        fail(f"unknown engine {engine!r}; choose local or ray", "--engine")
+    model = load_model(model_path, device=device, runtime=runtime)
     calibrated = not uncalibrated and model.is_calibrated
     h = resolve_threshold(model, threshold, calibrated)
     texts = list(text or [])
@@ -164,6 +184,13 @@ def command(
             # The terminal shows every energy as a bar; micro-emotions stay thresholded.
             render(scored.annotate(model.labels, h, raw=True), top)
     if files:
+        runner = None
+        if engine == "ray":
+            from eqn.annotation.ray_engine import RayEngine
+
+            runner = RayEngine(
+                model_path, model.runtime, device, address=ray_address, actors=ray_actors
+            )
         try:
             summary = annotate_paths(
                 model,
@@ -182,6 +209,7 @@ def command(
                 encoding=encoding,
                 sep=sep,
                 batch_size=batch_size,
+                engine=runner,
             )
         except Interrupted as stopped:
             err_console.print(
@@ -190,6 +218,9 @@ def command(
                 markup=False,
             )
             raise typer.Exit(130) from None
+        finally:
+            if runner is not None:
+                runner.close()
         for path in summary.outputs:
             err_console.print(f"wrote {path}", markup=False)
         for path in summary.skipped:
