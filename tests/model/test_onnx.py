@@ -44,6 +44,10 @@ def test_int8_stays_close_to_torch_and_on_the_scale(tiny_transformer_dir):
     assert energies.min() >= 0 and energies.max() <= 10
     assert np.abs(energies - torch_energies).mean() < 0.5
     assert int8.provenance(True, 1.0)["runtime"] == "onnx-int8"
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(int8.graph_)).graph.node}
+    assert "DynamicQuantizeLinear" in ops or "MatMulInteger" in ops  # the middle layer
 
 
 def test_the_tokenizer_of_the_onnx_path_matches_the_model(tiny_transformer_dir):

@@ -253,7 +253,7 @@ DeviceOpt = Annotated[
 RuntimeOpt = Annotated[
     str,
     typer.Option(
-        help="auto (onnx-int8 for transformer models on the CPU, else torch), torch, onnx "
+        help="auto (onnx for transformer models on the CPU, else torch), torch, onnx "
         "or onnx-int8. The ONNX export is cached in the user's cache folder."
     ),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -28,17 +29,17 @@ from eqn.model.inference import InferenceModel, length_sorted_batches, read_summ
 logger = logging.getLogger(__name__)
 
 ONNX_RUNTIMES = ("onnx", "onnx-int8")
-# Bump when the exported graph or the quantization recipe changes: old caches are ignored.
-EXPORT_RECIPE = "r2"
+# Bump when the exported graph (EXPORT_VERSION) or the int8 recipe (INT8_RECIPE)
+# changes: old cache entries are then ignored.
+EXPORT_VERSION = "r3"
+INT8_RECIPE = "q2"
 OPSET = 17
-# Graph nodes that int8 leaves in fp32 (see quantize_int8).
-FP32_NODES = ("/head/", "/layer.0/")
 ENCODER_DIR = "encoder"
 
 
 def export_path(model_hash: str, runtime: str) -> Path:
-    name = "model.int8.onnx" if runtime == "onnx-int8" else "model.onnx"
-    return eqn_home() / "onnx" / f"{model_hash}-{EXPORT_RECIPE}" / name
+    name = f"model.int8-{INT8_RECIPE}.onnx" if runtime == "onnx-int8" else "model.onnx"
+    return eqn_home() / "onnx" / f"{model_hash}-{EXPORT_VERSION}" / name
 
 
 def _check_exportable(config: ModelConfig, source: Path) -> None:
@@ -70,6 +71,10 @@ def export_onnx(source: Path, target: Path) -> None:
     if hasattr(backbone.encoder, "merge_and_unload"):
         # LoRA adapters folded into the weights: one plain encoder, no adapter ops.
         backbone.encoder = backbone.encoder.merge_and_unload()
+    if hasattr(backbone.encoder, "set_attn_implementation"):
+        # Plain attention ops, which ONNX Runtime fuses; the SDPA path exports extra
+        # masking ops (IsNaN, Where) that block the fusion.
+        backbone.encoder.set_attn_implementation("eager")
 
     class Energies(torch.nn.Module):
         def __init__(self) -> None:
@@ -103,16 +108,15 @@ def quantize_int8(fp32: Path, target: Path) -> None:
     """Dynamic int8: per-channel weights of the encoder's matrix multiplications.
 
     Kept in fp32: the head (small, and its errors go straight into the energies)
-    and the first encoder layer, the sensitive one. On GoEmotions dev, quantizing
-    every layer lost 0.48 points of macro F1 and 0.56 of top-k_i against torch;
-    keeping layer 0 in fp32 lost 0.10 and 0 at 94% of the speed
-    (benchmarks/README.md, "Runtimes"). Activations are quantized per batch.
+    and the first and last encoder layers, the most sensitive ones on GoEmotions
+    dev (benchmarks/runtimes.py --recipes). Activations are quantized per batch,
+    so a text's int8 energies depend a little on the texts batched with it.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(str(fp32), load_external_data=False).graph
-    keep_fp32 = [node.name for node in graph.node if any(k in node.name for k in FP32_NODES)]
+    keep_fp32 = fp32_nodes([node.name for node in graph.node])
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # onnxruntime advises pre-processing via the root logger
@@ -127,6 +131,13 @@ def quantize_int8(fp32: Path, target: Path) -> None:
         )
     finally:
         root.setLevel(level)
+
+
+def fp32_nodes(names: Sequence[str]) -> list[str]:
+    """The nodes that int8 leaves in fp32: the head, the first and the last layer."""
+    layers = sorted({int(m.group(1)) for n in names if (m := re.search(r"/layer\.(\d+)/", n))})
+    keep = {f"/layer.{layers[0]}/", f"/layer.{layers[-1]}/"} if layers else set()
+    return [n for n in names if "/head/" in n or any(k in n for k in keep)]
 
 
 def ensure_export(source: Path, model_hash: str, runtime: str) -> Path:

@@ -1,0 +1,110 @@
+"""The README's commands work as pasted.
+
+The first two blocks (install and annotate; run the tests) are what ``.ci/run``
+executes. Here every other command of the usage blocks runs in a scratch folder
+holding the files they name, with this virtual environment's ``bin`` first on
+the PATH (as after ``. .venv/bin/activate``), and the Python example runs as a
+script. Training commands read ../shared/data and take minutes to hours: they
+are checked to parse (``--help`` of their command), not run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SENTENCES
+
+README = ROOT / "README.md"
+# Commands that need something this machine may not have, and what they must say then.
+NEEDS = {
+    "--device cuda": "sees no CUDA GPU",
+    "pip install": None,  # installs: CI already installed everything
+    "eqn serve": None,  # runs until stopped: tests/service covers it
+}
+SLOW = ("eqn train", "eqn compare", "eqn evaluate", "eqn calibrate")
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(
+        rf"^```{language}\n(.*?)^```$", README.read_text(encoding="utf-8"), re.M | re.S
+    )
+
+
+def commands() -> list[str]:
+    found = []
+    for block in blocks("bash")[2:]:  # after the newcomer's two
+        joined = block.replace("\\\n", " ")
+        for line in joined.splitlines():
+            command = re.sub(r"\s+#.*$", "", line).strip()
+            if command:
+                found.append(command)
+    return found
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("readme")
+    (folder / "notes.txt").write_text("\n".join(t for t, _ in SENTENCES[:4]) + "\n", "utf-8")
+    with (folder / "reviews.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "body"])
+        writer.writerows(enumerate(t for t, _ in SENTENCES))
+    (folder / "data").mkdir()
+    with (folder / "data" / "part.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["text"], *[[t] for t, _ in SENTENCES]])
+    return folder
+
+
+def run(command: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env["HF_HUB_OFFLINE"] = "1"
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_the_readme_has_usage_commands():
+    assert len(commands()) >= 10
+    assert blocks("bash")[1].strip() == ".venv/bin/python -m pytest -q"
+
+
+@pytest.mark.parametrize("command", commands())
+def test_each_readme_command_works_as_pasted(command, scratch):
+    need = next((key for key in NEEDS if key in command), None)
+    if need is not None and NEEDS[need] is None:
+        pytest.skip(f"{need!r}: see NEEDS")
+    if command.startswith(SLOW):
+        name = command.split()[1]
+        result = run(f"eqn {name} --help", scratch)
+        assert result.returncode == 0, result.stderr
+        return
+    result = run(command, scratch)
+    if need is not None and result.returncode != 0:
+        assert NEEDS[need] in result.stderr, result.stderr
+        return
+    assert result.returncode == 0, f"{command}\n{result.stdout[-800:]}\n{result.stderr[-1500:]}"
+
+
+def test_the_readme_python_example_runs(scratch):
+    example = blocks("python")[0]
+    result = subprocess.run(
+        [sys.executable, "-c", example],
+        cwd=scratch,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
