@@ -85,9 +85,8 @@ def main() -> None:
     recipes = []
     if args.recipes:
         import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        from eqn.model.onnx import export_path
+        from eqn.model.onnx import export_path, quantize_int8
 
         model = load_model(args.model, device="cpu", runtime="onnx")
         fp32 = export_path(model.model_hash, "onnx")
@@ -103,14 +102,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             for name, keep in candidates.items():
                 graph = Path(folder) / "candidate.onnx"
-                quantize_dynamic(
-                    str(fp32),
-                    str(graph),
-                    weight_type=QuantType.QInt8,
-                    per_channel=True,
-                    op_types_to_quantize=["MatMul"],
-                    nodes_to_exclude=keep,
-                )
+                quantize_int8(fp32, graph, keep_fp32=keep)
                 model._start(Path(args.model), graph)
                 started = time.perf_counter()
                 energies = model.energies(splits.dev.texts)

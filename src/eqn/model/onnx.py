@@ -104,19 +104,21 @@ def export_onnx(source: Path, target: Path) -> None:
         )
 
 
-def quantize_int8(fp32: Path, target: Path) -> None:
+def quantize_int8(fp32: Path, target: Path, keep_fp32: Sequence[str] | None = None) -> None:
     """Dynamic int8: per-channel weights of the encoder's matrix multiplications.
 
     Kept in fp32: the head (small, and its errors go straight into the energies)
     and the first and last encoder layers, the most sensitive ones on GoEmotions
     dev (benchmarks/runtimes.py --recipes). Activations are quantized per batch,
     so a text's int8 energies depend a little on the texts batched with it.
+    ``keep_fp32``: other node names to leave in fp32 (to compare recipes).
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    graph = onnx.load(str(fp32), load_external_data=False).graph
-    keep_fp32 = fp32_nodes([node.name for node in graph.node])
+    if keep_fp32 is None:
+        graph = onnx.load(str(fp32), load_external_data=False).graph
+        keep_fp32 = fp32_nodes([node.name for node in graph.node])
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # onnxruntime advises pre-processing via the root logger
@@ -127,7 +129,7 @@ def quantize_int8(fp32: Path, target: Path) -> None:
             weight_type=QuantType.QInt8,
             per_channel=True,
             op_types_to_quantize=["MatMul"],
-            nodes_to_exclude=keep_fp32,
+            nodes_to_exclude=list(keep_fp32),
         )
     finally:
         root.setLevel(level)
