@@ -175,6 +175,20 @@ def _write_atomically(target: Path, write: Any) -> None:
 
 
 # -- inference (no torch) ---------------------------------------------------------------
+def _pad_id(folder: Path, tokenizer: Any) -> int:
+    """The encoder's padding id (some encoders derive positions from it), as saved."""
+    import json
+
+    try:
+        token = json.loads((folder / "tokenizer_config.json").read_text("utf-8")).get("pad_token")
+    except (OSError, ValueError):
+        token = None
+    if isinstance(token, dict):
+        token = token.get("content")
+    found = tokenizer.token_to_id(token) if isinstance(token, str) else None
+    return found if found is not None else (tokenizer.token_to_id("[PAD]") or 0)
+
+
 class OnnxModel(InferenceModel):
     """A saved transformer model run by ONNX Runtime on the CPU; same API as ``EQN``
     for inference (energies, predict, annotate), loaded with :meth:`load`."""
@@ -213,7 +227,7 @@ class OnnxModel(InferenceModel):
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=self.config.backbone_options.max_length)
         self.tokenizer_ = tokenizer
-        self.pad_id_ = tokenizer.token_to_id("[PAD]") or 0
+        self.pad_id_ = _pad_id(source / ENCODER_DIR, tokenizer)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
