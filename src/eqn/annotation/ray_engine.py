@@ -1,4 +1,4 @@
-"""Annotation on a Ray cluster: ``eqn annotate INPUTS --engine ray``.
+"""Annotation on a Ray cluster (the CLI's engine "ray"): the same files, on Ray actors.
 
 The driver reads each input in chunks and writes its output exactly as the local
 engine does (same readers, same columns and row order, same resume); the chunks
