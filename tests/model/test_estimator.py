@@ -84,3 +84,15 @@ def test_a_model_without_calibration_loads_uncalibrated_and_can_be_calibrated(
     before = model.model_hash
     model.calibrate(tiny_dataset)
     assert model.is_calibrated and model.model_hash != before
+
+
+def test_replacing_a_model_folder_keeps_its_model_card(tiny_model_dir, tiny_dataset, tmp_path):
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "MODEL_CARD.md").write_text("# what people wrote\n", encoding="utf-8")
+    model = estimator.EQN.load(folder).calibrate(tiny_dataset)
+    model.save(folder, force=True)
+    assert (folder / "MODEL_CARD.md").read_text(encoding="utf-8") == "# what people wrote\n"
+    assert estimator.EQN.load(folder).is_calibrated

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -288,6 +289,7 @@ class EQN(InferenceModel):
                 (staging / CALIBRATION_FILE).write_text(
                     json.dumps(self.calibration_.to_dict()), encoding="utf-8"
                 )
+            _keep_documents(target, staging)
         logger.info("model saved to %s", target)
         return target
 
@@ -351,3 +353,14 @@ def _load_weights(model: EnergyModel, path: Path) -> None:
 def load(path: str | os.PathLike[str] | None = None, device: str = "cpu") -> EQN:
     """Load a saved model (on ``device``) with torch; with no path, the default GoEmotions model."""
     return EQN.load(Path(path) if path is not None else default_model_dir(), device=device)
+
+
+def _keep_documents(old: Path, staging: Path) -> None:
+    """Markdown files of a model folder being replaced (its model card, a README)
+    move to the new folder: the model is written anew, what people wrote about it
+    is not eqn's to delete."""
+    if not old.is_dir():
+        return
+    for document in old.glob("*.md"):
+        if document.is_file() and not (staging / document.name).exists():
+            shutil.copy2(document, staging / document.name)
