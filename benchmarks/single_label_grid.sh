@@ -4,7 +4,7 @@
 # on 2 cores (full fine-tuning more). Finished cells are skipped, so rerun it in
 # later sessions to continue. CELLS="default epochs4" limits it.
 set -euo pipefail
-run() { CELL=$1 STAGES=${3:-S,coeqn,relabel,eqn} EXTRA=$2 bash benchmarks/single_label.sh; }
+run() { CELL=$1 STAGES=${3:-S,coeqn,relabel,eqn} EXTRA=$2 REUSE=${4:-} bash benchmarks/single_label.sh; }
 for cell in ${CELLS:-default epochs4 headlr imbalance_none full bce warm}; do
   case $cell in
     default) run default "" ;;
@@ -13,7 +13,7 @@ for cell in ${CELLS:-default epochs4 headlr imbalance_none full bce warm}; do
     imbalance_none) run imbalance_none "--imbalance none" ;;
     full) run full "--finetune full" ;;                  # LoRA against full fine-tuning (lr 5e-5)
     bce) run bce "--loss bce" coeqn,relabel,eqn ;;        # targets on the 0-1 scale through a sigmoid
-    warm) run warm "--warm-start" coeqn,relabel,eqn ;;   # soft targets: Model 2 continues from Model 1
+    warm) run warm "--warm-start" coeqn,relabel,eqn default ;;  # Model 2 continues from Model 1 (the default cell's)
     *) echo "unknown cell $cell" >&2; exit 2 ;;
   esac
 done
