@@ -158,8 +158,17 @@ def test_compare_writes_table_3(sentences_csv, tmp_path):
     assert models == {(b, m) for b in ("cnn", "lstm") for m in ("M", "CoEQN", "EQN")}
     table = (tmp_path / "comparison.md").read_text()
     assert "| backbone | M | CoEQN | EQN |" in table and "Training time" in table
+    assert "starting from: cnn pretrained/fresh weights, lstm pretrained/fresh weights" in table
     bad = runner.invoke(app, ["compare", "-d", str(sentences_csv), "--backbones", "gru"])
     assert bad.exit_code == 2 and "unknown backbone 'gru'" in bad.output
+
+
+def test_compare_warm_start_flag_reaches_model_2(sentences_csv, tmp_path):
+    result = run_compare(sentences_csv, tmp_path, "--backbones", "lstm", "--warm-start")
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "lstm" / "run.json").read_text())
+    assert run["stages"]["eqn"]["warm_start"] is True
+    assert "lstm warm (Model 1 weights)" in (tmp_path / "comparison.md").read_text()
 
 
 def test_compare_takes_cells_from_a_finished_run(sentences_csv, tmp_path):

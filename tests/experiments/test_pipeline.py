@@ -7,7 +7,12 @@ import pytest
 from eqn.data import DatasetSplits
 from eqn.data.splits import fold_assignment
 from eqn.errors import ConfigError, StageError
-from eqn.experiments.pipeline import RelabelOptions, read_relabelled, run_pipeline
+from eqn.experiments.pipeline import (
+    RelabelOptions,
+    default_warm_start,
+    read_relabelled,
+    run_pipeline,
+)
 from eqn.model.config import ModelConfig
 
 CONFIG = ModelConfig(
@@ -229,3 +234,59 @@ def test_a_model_saved_before_its_record_is_scored_on_resume(splits, tmp_path):
     again = run_pipeline(splits, CONFIG, tmp_path, stages=["coeqn"], resume=True, progress=False)
     assert "metrics" in again["stages"]["coeqn"]
     assert "metrics" in json.loads((tmp_path / "run.json").read_text())["stages"]["coeqn"]
+
+
+def test_default_warm_start_by_task():
+    assert default_warm_start(multilabel=False, backbone="transformer")
+    assert not default_warm_start(multilabel=True, backbone="transformer")
+    assert not default_warm_start(multilabel=False, backbone="lstm")
+
+
+@pytest.fixture
+def single_label_splits(tiny_dataset):
+    from eqn.data import Dataset
+
+    first = [tiny_dataset.gold_names(i)[:1] for i in range(len(tiny_dataset))]
+    dataset = Dataset.from_lists(list(tiny_dataset.texts), first, name="single")
+    assert not dataset.is_multilabel
+    return DatasetSplits(dataset, dataset, dataset, {"method": "given"})
+
+
+def tiny_transformer_config(tiny_bert) -> ModelConfig:
+    return ModelConfig(
+        backbone="transformer",
+        epochs=1,
+        batch_size=8,
+        dense_dim=8,
+        backbone_options={"model_name_or_path": str(tiny_bert), "max_length": 16},
+    )
+
+
+@pytest.mark.parametrize(
+    ("warm_start", "relabel", "expected"),
+    [
+        (None, RelabelOptions(), True),  # single-label data, transformer: warm by default
+        (False, RelabelOptions(), False),  # the user's choice stands
+        (None, RelabelOptions(teachers=2), False),  # no Model 1 relabelled: fresh
+    ],
+)
+def test_model_2_starts_warm_on_single_label_data_with_the_transformer(
+    single_label_splits, tiny_bert, tmp_path, warm_start, relabel, expected
+):
+    stages = ["relabel", "eqn"] if relabel.teachers > 1 else ["coeqn", "relabel", "eqn"]
+    record = run_pipeline(
+        single_label_splits,
+        tiny_transformer_config(tiny_bert),
+        tmp_path,
+        stages=stages,
+        warm_start=warm_start,
+        relabel=relabel,
+        progress=False,
+    )
+    assert record["stages"]["eqn"]["warm_start"] is expected
+
+
+def test_multilabel_data_keeps_the_fresh_start(splits, tiny_bert, tmp_path):
+    assert splits.train.is_multilabel
+    record = run_pipeline(splits, tiny_transformer_config(tiny_bert), tmp_path, progress=False)
+    assert record["stages"]["eqn"]["warm_start"] is False

@@ -48,6 +48,15 @@ def command(
         str, typer.Option(help="Imbalance option, for every model.")
     ] = "pos_weight",
     finetune: Annotated[str, typer.Option(help="transformer: full, lora or frozen.")] = "lora",
+    warm_start: Annotated[
+        bool | None,
+        typer.Option(
+            "--warm-start/--fresh-start",
+            help="EQN's Model 2 starts from Model 1's weights, or from the pretrained ones. "
+            "Default: warm for single-label data with the transformer, else fresh.",
+            show_default=False,
+        ),
+    ] = None,
     max_length: Annotated[int | None, typer.Option(help="Tokens (or words) per text.")] = None,
     max_train: Annotated[int | None, typer.Option(help="Quick mode: train on a subset.")] = None,
     max_eval: Annotated[int | None, typer.Option(help="Quick mode: dev/test subsets.")] = None,
@@ -93,6 +102,7 @@ def command(
         resume=resume,
         progress=progress,
         finished_runs=finished_runs,
+        warm_start=warm_start,
         device=device,
     )
     console.print(comparison_markdown(comparison), markup=False)

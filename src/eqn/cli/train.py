@@ -117,8 +117,14 @@ def command(
     lr: Annotated[float | None, typer.Option(help="Learning rate (backbone default).")] = None,
     head_lr: Annotated[float | None, typer.Option(help="Head learning rate.")] = None,
     warm_start: Annotated[
-        bool, typer.Option(help="Model 2 starts from Model 1's weights, not the pretrained ones.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--warm-start/--fresh-start",
+            help="Model 2 starts from Model 1's weights, or from the pretrained ones. "
+            "Default: warm for single-label data with the transformer, else fresh.",
+            show_default=False,
+        ),
+    ] = None,
     relabel_folds: Annotated[
         int,
         typer.Option(

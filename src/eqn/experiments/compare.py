@@ -27,6 +27,7 @@ def compare_backbones(
     progress: bool = True,
     finished_runs: Mapping[str, str | os.PathLike[str]] | None = None,
     device: str = "auto",
+    warm_start: bool | None = None,
 ) -> dict[str, Any]:
     """The paper's Table 3: for each backbone, its baseline (S for single-label data,
     M for multi-label), CoEQN and EQN on the same data, split and seed.
@@ -34,6 +35,8 @@ def compare_backbones(
     ``finished_runs`` maps a backbone to a finished ``eqn train`` run folder whose
     cells are taken as they are (a long transformer run need not be repeated); the
     run must hold the three models and have been trained on the same data and seed.
+    ``warm_start``: whether EQN's Model 2 continues from Model 1; ``None`` takes the
+    default for the data (``default_warm_start``), which the table names.
     """
     out = Path(out_dir)
     baseline = "M" if splits.train.is_multilabel else "S"
@@ -61,6 +64,7 @@ def compare_backbones(
                 resume=resume,
                 progress=progress,
                 device=device,
+                warm_start=warm_start,
             )
         for stage in (baseline, "coeqn", "eqn"):
             result = record["stages"][stage]
@@ -72,6 +76,7 @@ def compare_backbones(
                     **row,
                     "train_seconds": result["train_seconds"],
                     "epochs": record["config"]["epochs"],
+                    "start": result.get("start", ""),
                 }
             )
     comparison = {

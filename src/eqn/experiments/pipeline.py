@@ -376,6 +376,18 @@ def training_warnings(model: EQN, splits: DatasetSplits) -> list[str]:
     return warnings
 
 
+def default_warm_start(multilabel: bool, backbone: str) -> bool:
+    """Whether Model 2 starts from Model 1's weights when the user did not say.
+
+    Yes for single-label data with the pretrained transformer: there a fresh
+    Model 2 trailed the softmax baseline S, and one continued from Model 1 on the
+    relabelled set did not (benchmarks/README.md, "Single-label"). Otherwise the
+    paper's fresh start, which the weaker backbones gain from on single-label
+    data, and which the multi-label default recipe (ensemble teachers) uses.
+    """
+    return not multilabel and backbone == "transformer"
+
+
 class Pipeline:
     """The stages of one run folder, each a method: relabel, or train a model."""
 
@@ -385,7 +397,7 @@ class Pipeline:
         config: ModelConfig,
         out_dir: str | os.PathLike[str],
         relabel: RelabelOptions,
-        warm_start: bool,
+        warm_start: bool | None,
         force: bool,
         resume: bool,
         max_steps: int | None,
@@ -484,7 +496,7 @@ class Pipeline:
         targets = warm_from = None
         if stage == "eqn":
             targets = read_relabelled(self.folder.relabelled, self.splits.train)
-            if self.warm_start:
+            if self._warm_start():
                 warm_from = self._model("coeqn")
         logger.info(
             "stage %s: training %s on %d texts", stage, config.backbone, len(self.splits.train)
@@ -512,6 +524,30 @@ class Pipeline:
         summary = M.headline(self.record["stages"][stage]["metrics"]["test"])
         logger.info("stage %s test: %s", stage, {k: round(v, 4) for k, v in summary.items()})
         write_json(self.folder.run_json, self.record)
+
+    def _warm_start(self) -> bool:
+        """The asked warm start, or the default for this data when none was asked.
+
+        The default continues the Model 1 that relabelled the training set, so it
+        applies only to the paper's relabelling; with teachers or out of fold,
+        Model 2 starts fresh unless asked.
+        """
+        if self.warm_start is not None:
+            return self.warm_start
+        options = self.relabel_options
+        relabelled_by_model_1 = options.teachers == 1 and options.folds == 1
+        has_model_1 = (
+            "coeqn" in self.models or (self.folder.model("coeqn") / "config.json").is_file()
+        )
+        chosen = (
+            relabelled_by_model_1
+            and has_model_1
+            and default_warm_start(self.splits.train.is_multilabel, self.config.backbone)
+        )
+        logger.info(
+            "stage eqn: %s (the default for this data)", "warm start" if chosen else "fresh"
+        )
+        return chosen
 
     def _stage_record(self, model: EQN, target: Path, started: float) -> dict[str, Any]:
         return {
@@ -547,7 +583,7 @@ def run_pipeline(
     config: ModelConfig,
     out_dir: str | os.PathLike[str],
     stages: Sequence[str] = PIPELINE,
-    warm_start: bool = False,
+    warm_start: bool | None = None,
     force: bool = False,
     resume: bool = False,
     max_steps: int | None = None,
@@ -558,7 +594,9 @@ def run_pipeline(
     """Run the asked stages in order and return the ``run.json`` record.
 
     ``relabel`` says how the training set is relabelled (default: with Model 1,
-    as the paper; see :class:`RelabelOptions`).
+    as the paper; see :class:`RelabelOptions`). ``warm_start``: whether Model 2
+    starts from Model 1's weights; ``None`` chooses by the data (see
+    :func:`default_warm_start`).
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:

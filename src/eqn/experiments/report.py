@@ -306,6 +306,12 @@ def comparison_markdown(comparison: dict[str, Any]) -> str:
         + f" (each model keeps its best epoch on dev). Split sizes {comparison['sizes']}. "
         "Scores are on the test split.",
     ]
+    starts = {b: cell[(b, "EQN")].get("start") for b in backbones if cell[(b, "EQN")].get("start")}
+    if starts:
+        parts.append(
+            "EQN is Model 2, trained on the training set relabelled by CoEQN (eq. 3), "
+            "starting from: " + ", ".join(f"{b} {start}" for b, start in starts.items()) + "."
+        )
     if reused:
         parts.append(
             "Taken from finished runs: "
