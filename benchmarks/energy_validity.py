@@ -5,8 +5,8 @@ ensemble of several models (their mean uncalibrated energies). Each candidate's
 uncalibrated energies on GoEmotions dev and test are computed once and cached
 (``--cache``); a calibration map per label is fitted on dev and the global
 threshold tuned on calibrated dev, as ``eqn calibrate`` does. ``--pair A=B``
-adds the stability of two candidates (energy Spearman, micro-emotion Jaccard),
-on dev and on test.
+adds the stability of two candidates (energy Spearman, micro-emotion and
+label-set Jaccard, and what the disputed micro-emotions are), on dev and on test.
 
 Usage:
   python benchmarks/energy_validity.py --cache runs/energy/cache \
@@ -75,7 +75,11 @@ def stability(first: tuple, second: tuple, labels) -> dict[str, float]:
     return {
         "energy Spearman": agreement["spearman_overall"],
         "micro-emotion Jaccard": agreement["micro_emotion_jaccard"],
+        "label-set Jaccard": agreement["annotation_jaccard"],
         "macro-emotion agreement": agreement["macro_emotion_agreement"],
+        "disputes that are macro/micro swaps": agreement["macro_micro_swaps"]
+        / max(agreement["micro_emotion_disputes"], 1),
+        "threshold flips within 1.0 of h": agreement["borderline_flip_share"],
     }
 
 
@@ -122,14 +126,15 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{row[c]:.4f}" for c in columns) + " |")
     if args.pair:
         print("\n## Stability between seeds\n")
-        print(
-            "| pair | split | energy Spearman | micro-emotion Jaccard | macro-emotion agreement |"
-        )
-        print("|---|---|---|---|---|")
+        header = None
         for pair in args.pair:
             a, b = pair.split("=", 1)
             for split in ("dev", "test"):
                 s = stability(calibrated[a][split], calibrated[b][split], labels)
+                if header is None:
+                    header = ["pair", "split", *s]
+                    print("| " + " | ".join(header) + " |")
+                    print("|---" * len(header) + "|")
                 print(
                     f"| {a} vs {b} | {split} | " + " | ".join(f"{v:.4f}" for v in s.values()) + " |"
                 )

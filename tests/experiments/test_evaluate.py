@@ -65,6 +65,9 @@ def test_report_folder_has_every_file_with_a_stable_schema(tiny_model_dir, split
     assert all(f'src="{name}"' in page for name in FIGURES)
     report = (tmp_path / "report.md").read_text()
     assert "after calibration on dev" in report
+    # a model against itself disputes no micro-emotion
+    assert saved["stability"]["micro_emotion_disputes"] == 0
+    assert "0 are macro/micro swaps" in report
     for heading in ("Table 4", "Table 5", "Table 6", "tuned on dev", "What top-k_i assumes"):
         assert heading in report
 
@@ -110,6 +113,20 @@ def test_energy_agreement_compares_the_annotations_themselves():
     assert dice["c"] == pytest.approx(2 / 3) and dice["d"] is None
     assert result["kept_dice_per_label_mean"] == pytest.approx((0.8 + 0 + 2 / 3) / 3)
     assert "annotation_jaccard" not in M.energy_agreement(first, second, ["a", "b", "c", "d"])
+    # b and c of the first text: each kept by one model only, 1.0 from the threshold
+    assert (result["micro_emotion_disputes"], result["threshold_flips"]) == (2, 2)
+    assert result["macro_micro_swaps"] == 0 and result["borderline_flip_share"] == 0.0
+
+
+def test_micro_emotion_disputes_split_into_swaps_and_borderline_flips():
+    first = np.array([[9.0, 8.0, 0.0], [9.0, 5.5, 0.0], [9.0, 8.0, 0.0]])
+    second = np.array([[8.0, 9.0, 0.0], [9.0, 4.8, 0.0], [9.0, 1.0, 0.0]])
+    result = M.energy_agreement(first, second, ["a", "b", "c"], thresholds=(5.0, 5.0))
+    # text 1: same kept set {a, b}, other order; texts 2-3: b kept by the first only
+    assert result["micro_emotion_disputes"] == 4
+    assert (result["macro_micro_swaps"], result["threshold_flips"]) == (2, 2)
+    # text 2's flip sits within 1.0 of the threshold on both sides; text 3's does not
+    assert result["borderline_flip_share"] == pytest.approx(0.5)
 
 
 def test_micro_emotion_pairs():

@@ -336,6 +336,9 @@ def energy_agreement(
     themselves (eq. 8, the top label always kept): the mean Jaccard index of the
     kept label sets, of the micro-emotion sets (texts where either model has
     any), and per label the Dice overlap of the texts each model keeps it for.
+    Micro-emotions the two disagree on are split into macro/micro swaps (both keep
+    the label; one ranks it first) and threshold flips (one keeps it), with the
+    share of flips where both energies lie within 1.0 of their model's threshold.
     """
     from scipy.stats import spearmanr
 
@@ -374,6 +377,7 @@ def _annotation_agreement(
     b: np.ndarray,
     labels: Sequence[str],
     thresholds: tuple[float | np.ndarray, float | np.ndarray],
+    borderline: float = 1.0,
 ) -> dict[str, Any]:
     kept_a = E.classify_threshold(a, thresholds[0], keep_top=True)
     kept_b = E.classify_threshold(b, thresholds[1], keep_top=True)
@@ -383,6 +387,15 @@ def _annotation_agreement(
     micro_b[rows, b.argmax(axis=1)] = False
     annotation = _jaccard_rows(kept_a, kept_b)
     micro = _jaccard_rows(micro_a, micro_b)
+    disputed = micro_a ^ micro_b
+    # A disputed micro-emotion that both models keep is a macro/micro swap (same label
+    # set, other order); one that only one model keeps crossed a threshold.
+    swaps = disputed & kept_a & kept_b
+    flips = disputed & ~swaps
+    h_a = np.broadcast_to(np.asarray(thresholds[0], dtype=np.float64), a.shape)
+    h_b = np.broadcast_to(np.asarray(thresholds[1], dtype=np.float64), b.shape)
+    near = (np.abs(a - h_a) < borderline) & (np.abs(b - h_b) < borderline)
+    n_flips = int(flips.sum())
     dice: dict[str, float | None] = {}
     for j, label in enumerate(labels):
         total = int(kept_a[:, j].sum() + kept_b[:, j].sum())
@@ -394,6 +407,11 @@ def _annotation_agreement(
         "annotation_jaccard": float(annotation.mean()) if annotation.size else 0.0,
         "micro_emotion_jaccard": float(micro.mean()) if micro.size else 0.0,
         "texts_with_micro_emotions": int(micro.size),
+        "micro_emotion_disputes": int(disputed.sum()),
+        "macro_micro_swaps": int(swaps.sum()),
+        "threshold_flips": int(n_flips),
+        "borderline_flip_share": float((flips & near).sum() / n_flips) if n_flips else 0.0,
+        "borderline": float(borderline),
         "kept_dice_per_label": dice,
         "kept_dice_per_label_mean": float(np.mean(kept_dice)) if kept_dice else 0.0,
     }

@@ -194,7 +194,12 @@ def report_markdown(result: dict[str, Any]) -> str:
                 f"{stability['micro_emotion_jaccard']:.4f} (over the "
                 f"{stability['texts_with_micro_emotions']} texts where either model has "
                 f"micro-emotions); per-label Dice overlap of kept texts, mean "
-                f"{stability['kept_dice_per_label_mean']:.4f}.",
+                f"{stability['kept_dice_per_label_mean']:.4f}. Of the "
+                f"{stability['micro_emotion_disputes']} micro-emotions the two disagree on, "
+                f"{stability['macro_micro_swaps']} are macro/micro swaps (both keep the label, "
+                f"one ranks it first) and {stability['threshold_flips']} threshold flips, "
+                f"{stability['borderline_flip_share']:.1%} of which lie within "
+                f"{stability['borderline']:.1f} of each model's threshold.",
                 _table(
                     ["label", "Spearman of energies", "Dice of kept texts"],
                     [
