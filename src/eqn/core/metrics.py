@@ -392,9 +392,10 @@ def _annotation_agreement(
     # set, other order); one that only one model keeps crossed a threshold.
     swaps = disputed & kept_a & kept_b
     flips = disputed & ~swaps
-    h_a = np.broadcast_to(np.asarray(thresholds[0], dtype=np.float64), a.shape)
-    h_b = np.broadcast_to(np.asarray(thresholds[1], dtype=np.float64), b.shape)
-    near = (np.abs(a - h_a) < borderline) & (np.abs(b - h_b) < borderline)
+    # A threshold is one number or one per label: it broadcasts over the rows.
+    near = (np.abs(a - np.asarray(thresholds[0])) < borderline) & (
+        np.abs(b - np.asarray(thresholds[1])) < borderline
+    )
     n_flips = int(flips.sum())
     dice: dict[str, float | None] = {}
     for j, label in enumerate(labels):
@@ -409,7 +410,7 @@ def _annotation_agreement(
         "texts_with_micro_emotions": int(micro.size),
         "micro_emotion_disputes": int(disputed.sum()),
         "macro_micro_swaps": int(swaps.sum()),
-        "threshold_flips": int(n_flips),
+        "threshold_flips": n_flips,
         "borderline_flip_share": float((flips & near).sum() / n_flips) if n_flips else 0.0,
         "borderline": float(borderline),
         "kept_dice_per_label": dice,
