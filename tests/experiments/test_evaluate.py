@@ -127,6 +127,10 @@ def test_micro_emotion_disputes_split_into_swaps_and_borderline_flips():
     assert (result["macro_micro_swaps"], result["threshold_flips"]) == (2, 2)
     # text 2's flip sits within 1.0 of the threshold on both sides; text 3's does not
     assert result["borderline_flip_share"] == pytest.approx(0.5)
+    per_label = M.energy_agreement(
+        first, second, ["a", "b", "c"], thresholds=(np.full(3, 5.0), 5.0)
+    )
+    assert per_label["borderline_flip_share"] == pytest.approx(0.5)
 
 
 def test_micro_emotion_pairs():
