@@ -5,6 +5,7 @@ import shutil
 import socket
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(tiny_model_dir):
+def _serve(model_path):
     uvicorn = pytest.importorskip("uvicorn")
     from eqn.service import create_app
 
     port = _free_port()
     config = uvicorn.Config(
-        create_app(model_path=tiny_model_dir), host="127.0.0.1", port=port, log_level="warning"
+        create_app(model_path=model_path), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -43,18 +43,75 @@ def server(tiny_model_dir):
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
+    # The default model's first start exports its ONNX graph: allow for it.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
 
 
-def test_typing_a_sentence_shows_the_bars(server, tmp_path, tiny_model_dir):
+@pytest.fixture
+def server(tiny_model_dir):
+    yield from _serve(tiny_model_dir)
+
+
+@pytest.fixture
+def shipped_server():
+    """What ``eqn serve`` runs: the shipped model on the default runtime."""
+    yield from _serve(None)
+
+
+def _playwright():
     if not CHROMIUM.exists():
         pytest.skip(
             "Chromium is not installed at /usr/bin/chromium (apt-get install chromium); "
             "skipping the browser test"
         )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    return pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+
+def test_the_default_server_in_a_browser(shipped_server, tmp_path):
+    import eqn
+
+    model = eqn.load()
+    h = model.threshold_for(calibrated=True)
+    sentence = "I am so grateful for your help, thank you!"
+    expected = model.annotate(sentence).loc[0, "macro_emotion"]
+    sync_api = _playwright()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=FLAGS, headless=True
+        )
+        page = browser.new_page(bypass_csp=True)
+        failures: list[str] = []
+        page.on("response", lambda r: failures.append(r.url) if r.status >= 500 else None)
+        page.goto(shipped_server, wait_until="networkidle")
+        assert abs(float(page.input_value("#threshold")) - h) < 0.006
+        assert f"{h:.2f}" in page.inner_text("#model-line")
+        page.fill("#text", sentence)
+        page.wait_for_selector(".bar.macro", timeout=20000)
+        assert expected in page.inner_text("#summary")
+        assert not failures
+        # /docs with every request that leaves this server refused: it must work offline.
+        offline = browser.new_context()
+        offline.route(
+            "**/*",
+            lambda r: r.continue_() if r.request.url.startswith(shipped_server) else r.abort(),
+        )
+        docs = offline.new_page()
+        docs.goto(shipped_server + "/docs")
+        docs.wait_for_selector(".swagger-ui .opblock", timeout=20000)
+        browser.close()
+
+
+def test_typing_a_sentence_shows_the_bars(server, tmp_path, tiny_model_dir):
+    sync_api = _playwright()
     from eqn.model.estimator import EQN
 
     labels = EQN.load(tiny_model_dir).labels

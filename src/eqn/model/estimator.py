@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from eqn import __version__
 from eqn import backbones as B
 from eqn.core import energy as E
 from eqn.core.calibration import fit_calibration
@@ -237,31 +236,6 @@ class EQN(InferenceModel):
         return E.label_regression(dataset.gold, energies, self.config.max_energy, dataset.intensity)
 
     # -- persistence -------------------------------------------------------------------
-    def state_summary(self) -> dict[str, Any]:
-        return {
-            "format": MODEL_FORMAT,
-            "eqn_version": __version__,
-            "config": self.config.to_dict(),
-            "labels": list(self.labels_),
-            "thresholds": {
-                "global": float(self.threshold_),
-                "per_label": {
-                    label: float(t)
-                    for label, t in zip(self.labels_, self.label_thresholds_, strict=True)
-                },
-                "tuned_on": self.thresholds_tuned_on_,
-                "calibrated": (float(self.calibrated_threshold_) if self.is_calibrated else None),
-            },
-            "calibrated": self.is_calibrated,
-            "fit": {
-                "best_epoch": getattr(self, "best_epoch_", None),
-                "history": getattr(self, "history_", []),
-                "n_train": getattr(self, "n_train_", None),
-                "warm_start": getattr(self, "warm_start_", False),
-                "train_seconds": getattr(self, "train_seconds_", None),
-            },
-        }
-
     def save(self, directory: str | os.PathLike[str], force: bool = False) -> Path:
         """Write ``config.json``, ``labels.txt``, safetensors weights and backbone assets.
 
@@ -319,12 +293,6 @@ class EQN(InferenceModel):
         model.eval()
         model.to(resolve_device(device))
         estimator.model_ = model
-        fit = summary.get("fit", {})
-        estimator.history_ = fit.get("history", [])
-        estimator.best_epoch_ = fit.get("best_epoch")
-        estimator.n_train_ = fit.get("n_train")
-        estimator.warm_start_ = fit.get("warm_start", False)
-        estimator.train_seconds_ = fit.get("train_seconds")
         return estimator
 
 

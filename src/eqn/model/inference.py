@@ -108,15 +108,46 @@ class InferenceModel:
             self._hash = hash_saved_model(Path(source))
         return self._hash
 
+    @property
+    def name(self) -> str:
+        """The model's name: its folder's name (never the server's path to it)."""
+        source = getattr(self, "source_", None)
+        return Path(source).name if source else "in-memory model"
+
     def provenance(self, calibrated: bool, threshold: float) -> dict[str, Any]:
         """What every annotation records: the model, its hash, eqn, runtime, calibration, h."""
         return {
-            "model": str(getattr(self, "source_", None) or "in-memory model"),
+            "model": self.name,
             "model_hash": self.model_hash,
             "eqn_version": __version__,
             "runtime": self.runtime,
             "calibrated": bool(calibrated and self.is_calibrated),
             "threshold": float(threshold),
+        }
+
+    def state_summary(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "eqn_version": __version__,
+            "config": self.config.to_dict(),
+            "labels": list(self.labels_),
+            "thresholds": {
+                "global": float(self.threshold_),
+                "per_label": {
+                    label: float(t)
+                    for label, t in zip(self.labels_, self.label_thresholds_, strict=True)
+                },
+                "tuned_on": self.thresholds_tuned_on_,
+                "calibrated": (float(self.calibrated_threshold_) if self.is_calibrated else None),
+            },
+            "calibrated": self.is_calibrated,
+            "fit": {
+                "best_epoch": getattr(self, "best_epoch_", None),
+                "history": getattr(self, "history_", []),
+                "n_train": getattr(self, "n_train_", None),
+                "warm_start": getattr(self, "warm_start_", False),
+                "train_seconds": getattr(self, "train_seconds_", None),
+            },
         }
 
     # -- energies -----------------------------------------------------------------------
@@ -213,6 +244,12 @@ class InferenceModel:
         self.calibration_, self.calibrated_threshold_ = read_calibration(
             source, labels, thresholds.get("calibrated")
         )
+        fit = summary.get("fit") or {}
+        self.history_ = fit.get("history", [])
+        self.best_epoch_ = fit.get("best_epoch")
+        self.n_train_ = fit.get("n_train")
+        self.warm_start_ = fit.get("warm_start", False)
+        self.train_seconds_ = fit.get("train_seconds")
 
 
 def read_summary(source: Path) -> dict[str, Any]:

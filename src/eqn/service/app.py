@@ -233,6 +233,15 @@ def _static_dir() -> Path:
     return Path(str(resources.files("eqn.service") / "static"))
 
 
+def _swagger_dir() -> Path | None:
+    """The Swagger UI's files from the swagger-ui-bundle-v2 package, if it is installed."""
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
 def create_app(
     model: InferenceModel | None = None,
     model_path: str | os.PathLike[str] | None = None,
@@ -269,6 +278,8 @@ def create_app(
         version=__version__,
         description="Micro-emotion annotation with energy scores (EQN).",
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets: offline, and under our CSP
+        redoc_url=None,
     )
     app.state.eqn = state
     app.state.limits = limits
@@ -329,6 +340,9 @@ def create_app(
         config = summary["config"]
         return {
             "eqn_version": __version__,
+            "model": loaded.name,
+            "model_hash": loaded.model_hash,
+            "runtime": loaded.runtime,
             "backbone": config["backbone"],
             "encoder": config["backbone_options"].get("model_name_or_path"),
             "objective": config["objective"],
@@ -443,7 +457,19 @@ def create_app(
         )
 
     static = _static_dir()
+    swagger = _swagger_dir()
+    if swagger is not None:
+        app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
     app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        if swagger is None:
+            raise ServiceError(
+                404,
+                "the API page needs the swagger-ui-bundle-v2 package (pip install 'eqn[serve]')",
+            )
+        return FileResponse(static / "docs.html")
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
