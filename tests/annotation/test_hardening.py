@@ -189,11 +189,9 @@ def test_jsonl_output_keeps_odd_column_names_and_big_numbers(model, tmp_path):
 
 
 def test_sep_and_batch_size(model, tmp_path):
-    from eqn.annotation.texts import score_texts
-
     path = tmp_path / "semi.csv"
     path.write_text("id;text\n1;I love it\n2;so sad\n")
     A.annotate_file(model, path, tmp_path / "o.csv", sep=";", batch_size=1, progress=False)
     assert list(pd.read_csv(tmp_path / "o.csv")["text"]) == ["I love it", "so sad"]
     with pytest.raises(InputError, match="batch_size must be at least 1"):
-        score_texts(model, ["a"], batch_size=0)
+        model.score(["a"], batch_size=0)

@@ -35,7 +35,7 @@ def test_micro_emotions_are_the_other_labels_at_or_above_h(model):
 
 
 def test_scored_once_annotated_at_any_threshold(model):
-    scored = score_texts(model, ["I love it", "so scared"])
+    scored = model.score(["I love it", "so scared"])
     low, high = scored.annotate(model.labels, 0.5), scored.annotate(model.labels, 9.5)
     assert low.energies is high.energies or (low.energies == high.energies).all()
     assert all(
@@ -48,3 +48,9 @@ def test_scored_once_annotated_at_any_threshold(model):
 def test_threshold_off_the_scale_is_refused(model, bad):
     with pytest.raises(InputError, match="threshold must be a finite number from 0 to 10"):
         annotate_texts(model, ["I love it"], threshold=bad)
+
+
+def test_the_old_helpers_still_work_and_say_they_are_deprecated(model):
+    with pytest.warns(DeprecationWarning, match="model.score"):
+        old = score_texts(model, ["I love it"])
+    assert (old.energies == model.score(["I love it"]).energies).all()

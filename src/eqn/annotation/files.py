@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from eqn.annotation.texts import AnnotationSummary, annotate_texts, resolve_threshold
+from eqn.annotation.texts import AnnotationSummary, annotate_texts
 from eqn.data.readers import (
     ANNOTATION_FORMATS,
     OUTPUT_FORMATS,
@@ -373,7 +373,7 @@ def annotate_file(
     if not source.is_file():
         raise InputError(f"{source} does not exist")
     calibrated = calibrated and model.is_calibrated
-    threshold = resolve_threshold(model, threshold, calibrated)
+    threshold = model.resolve_threshold(threshold, calibrated)
     provenance = model.provenance(calibrated, threshold)
     in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
     _check_text_column(source, in_fmt, text_col, encoding, sep)

@@ -149,7 +149,7 @@ def command(
 ) -> None:
     """Annotate texts with an energy per emotion, the macro-emotion and micro-emotions."""
     from eqn.annotation.files import annotate_paths, write_frame
-    from eqn.annotation.texts import AnnotationSummary, resolve_threshold, score_texts
+    from eqn.annotation.texts import AnnotationSummary
     from eqn.data.readers import OUTPUT_FORMATS, detect_format
     from eqn.model.runtime import load_model
 
@@ -159,30 +159,30 @@ def command(
         fail(f"unknown engine {engine!r}; choose local or ray", "--engine")
     model = load_model(model_path, device=device, runtime=runtime)
     calibrated = not uncalibrated and model.is_calibrated
-    h = resolve_threshold(model, threshold, calibrated)
+    h = model.resolve_threshold(threshold, calibrated)
     texts = list(text or [])
     files = [i for i in inputs or [] if i != "-"]
     if inputs and "-" in inputs:
         texts += [line.rstrip("\n") for line in sys.stdin]
     if texts:
-        scored = score_texts(model, texts, batch_size, calibrated=calibrated)  # scored once
+        scored = model.score(texts, batch_size, calibrated=calibrated)  # scored once
         if output is not None and not files:
             out_fmt = detect_format(output, fmt, allowed=OUTPUT_FORMATS)
             if output.exists() and not force:
                 fail(f"{output} already exists", "--force")
-            batch = scored.annotate(model.labels, h, raw)
+            batch = model.annotate_scored(scored, h, raw)
             write_frame(batch.frame(), output, out_fmt)
             err_console.print(f"wrote {output}: {AnnotationSummary.of(batch).line()}", markup=False)
         elif fmt in ("json", "jsonl"):
             # For scripts: the annotation schema, one array (json) or one object a line.
-            records = [r.to_dict() for r in scored.annotate(model.labels, h, raw).records()]
+            records = [r.to_dict() for r in model.annotate_scored(scored, h, raw).records()]
             if fmt == "json":
                 sys.stdout.write(json.dumps(records, ensure_ascii=False) + "\n")
             else:
                 sys.stdout.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         else:
             # The terminal shows every energy as a bar; micro-emotions stay thresholded.
-            render(scored.annotate(model.labels, h, raw=True), top)
+            render(model.annotate_scored(scored, h, raw=True), top)
     if files:
         runner = None
         if engine == "ray":

@@ -48,7 +48,7 @@ def command(
     energies = model.energies(dev.texts, calibrated=False, progress=progress)
     model.calibrate(dev, energies=energies)
     before = calibration(energies, dev.gold)["ece"]
-    after = calibration(model.calibration_.apply(energies), dev.gold)["ece"]
+    after = calibration(model.apply_calibration(energies), dev.gold)["ece"]
     target = model.save(model_path if in_place else out, force=in_place)
     console.print(
         f"calibrated on {len(dev)} {split} texts: ECE {before:.4f} -> {after:.4f}; "

@@ -180,15 +180,19 @@ def annotate_energies(
     raw: bool = False,
     empty: np.ndarray | None = None,
     flags: Sequence[str] | None = None,
+    keep_top: bool = True,
 ) -> AnnotatedEnergies:
-    """Apply eq. 8 to a batch of energies; ``empty`` marks texts without content."""
+    """Apply eq. 8 to a batch of energies; ``empty`` marks texts without content.
+
+    ``keep_top`` (the model's ``config.keep_top``) keeps the top label even below h.
+    """
     values = np.asarray(energies, dtype=np.float64)
     if values.shape != (len(texts), len(labels)):
         raise InputError(
             f"energies have shape {values.shape}, expected ({len(texts)}, {len(labels)})"
         )
     no_text = np.zeros(len(texts), dtype=bool) if empty is None else np.asarray(empty, dtype=bool)
-    kept = label_sets(values, threshold, keep_top=True)
+    kept = label_sets(values, threshold, keep_top=keep_top)
     kept[no_text] = False
     return AnnotatedEnergies(
         texts=list(texts),

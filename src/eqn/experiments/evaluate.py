@@ -40,8 +40,9 @@ def evaluate_model(
         )
     data = splits[split]
     # Scored once: calibrated energies are the uncalibrated ones through the maps.
-    uncalibrated = model.energies(data.texts, progress=progress, calibrated=False)
-    energies = model.calibration_.apply(uncalibrated) if model.is_calibrated else uncalibrated
+    scored = model.score(data.texts, calibrated=False, progress=progress)
+    uncalibrated = scored.energies
+    energies = model.calibrate_scores(scored).energies
     dev_energies = (
         model.energies(splits.dev.texts, progress=progress) if split != "dev" else energies
     )

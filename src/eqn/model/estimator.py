@@ -159,7 +159,7 @@ class EQN(InferenceModel):
             self.thresholds_tuned_on_ = None
             return
         items, lengths, gold = bundle
-        energies = self.energies_of(items, lengths, progress=progress, calibrated=False)
+        energies = self._energies_of_items(items, lengths, progress=progress)
         grid = E.energy_grid_for(energies, self.config.max_energy)
         self.threshold_ = E.tune_threshold(energies, gold, grid, keep_top=self.config.keep_top)
         self.label_thresholds_ = E.tune_label_thresholds(energies, gold, grid)
@@ -218,12 +218,12 @@ class EQN(InferenceModel):
         self._fitted()
 
     def encode(self, texts: Sequence[str]) -> tuple[list[Any], list[int]]:
-        """Tokenised items and their lengths, for :meth:`energies_of`."""
+        """Tokenised items and their lengths, for :meth:`_energies_of_items`."""
         backbone = self._fitted().backbone
         items = backbone.encode(list(texts))
         return items, [backbone.item_length(item) for item in items]
 
-    def _raw_energies(
+    def _unclipped_energies(
         self, items: Sequence[Any], lengths: Sequence[int], batch_size: int, progress: bool
     ) -> np.ndarray:
         return predict_energies(self._fitted(), items, lengths, batch_size, progress)

@@ -93,9 +93,9 @@ def explain(
         )
     if not text.strip():
         raise InputError("there is nothing to explain in an empty text")
-    raw = model.energies([text], calibrated=False)  # one forward pass for both energies
-    energies = (model.calibration_.apply(raw) if model.is_calibrated else raw)[0]
-    raw = raw[0]
+    scored = model.score([text], calibrated=False)  # one forward pass for both energies
+    uncalibrated = scored.energies[0]
+    energies = model.calibrate_scores(scored).energies[0]
     index = int(np.argmax(energies)) if label is None else _label_index(model, label)
     encoded = backbone.tokenizer(
         text,
@@ -136,7 +136,7 @@ def explain(
     per_piece = attributions.sum(dim=-1)[0].detach().cpu().numpy()
     words = _words(text, encoded, per_piece)
     return Explanation(
-        text, model.labels[index], float(energies[index]), float(raw[index]), tuple(words)
+        text, model.labels[index], float(energies[index]), float(uncalibrated[index]), tuple(words)
     )
 
 

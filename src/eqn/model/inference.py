@@ -3,7 +3,7 @@ summary and calibration, thresholds, provenance, and energies -> labels.
 
 :class:`InferenceModel` is the base of :class:`eqn.model.estimator.EQN` (torch)
 and :class:`eqn.model.onnx.OnnxModel` (ONNX Runtime). A subclass supplies
-:meth:`encode` and :meth:`_raw_energies`; everything else, from clipping to the
+:meth:`encode` and :meth:`_unclipped_energies`; everything else, from clipping to the
 scale to eq. 8, is written once here.
 """
 
@@ -20,9 +20,11 @@ import numpy as np
 
 from eqn import __version__
 from eqn.core import energy as E
+from eqn.core.annotation import AnnotatedEnergies, check_threshold
 from eqn.core.calibration import Calibration
 from eqn.data.table import check_label_names
-from eqn.errors import EqnError, ModelError, NotFittedError
+from eqn.errors import EqnError, InputError, ModelError, NotFittedError
+from eqn.model.scoring import EMPTY_FLAG, TRUNCATED_FLAG, ScoredTexts, as_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,13 +43,6 @@ READABLE_FORMATS = ("eqn-model/1", MODEL_FORMAT)
 
 DEFAULT_MODEL_NAME = "goemotions-minilm-eqn"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / DEFAULT_MODEL_NAME
-
-
-def as_texts(texts: str | Sequence[str]) -> list[str]:
-    """One string or many, as a list of strings (None becomes empty)."""
-    if isinstance(texts, str):
-        return [texts]
-    return ["" if t is None else str(t) for t in texts]
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
@@ -73,10 +68,10 @@ class InferenceModel:
             raise NotFittedError("this model is not fitted yet: call fit() or load one")
 
     def encode(self, texts: Sequence[str]) -> tuple[list[Any], list[int]]:
-        """Tokenised items and their lengths, for :meth:`energies_of`."""
+        """Tokenised items and their lengths, for :meth:`_energies_of_items`."""
         raise NotImplementedError
 
-    def _raw_energies(
+    def _unclipped_energies(
         self, items: Sequence[Any], lengths: Sequence[int], batch_size: int, progress: bool
     ) -> np.ndarray:
         """The network's energies, before clipping and calibration."""
@@ -150,25 +145,78 @@ class InferenceModel:
             },
         }
 
-    # -- energies -----------------------------------------------------------------------
+    # -- energies: one scoring step ----------------------------------------------------
     def _on_scale(self, energies: np.ndarray) -> np.ndarray:
         """Energies clipped to [0, max_energy]: an unbounded (MSE) head can leave the scale."""
         return np.clip(energies, 0.0, self.config.max_energy)
 
-    def energies_of(
+    def apply_calibration(self, uncalibrated: np.ndarray) -> np.ndarray:
+        """The calibrated energies of uncalibrated ones; unchanged for a model with no maps."""
+        return self.calibration_.apply(uncalibrated) if self.is_calibrated else uncalibrated
+
+    def _energies_of_items(
         self,
         items: Sequence[Any],
         lengths: Sequence[int],
         batch_size: int | None = None,
         progress: bool = False,
-        calibrated: bool = True,
     ) -> np.ndarray:
-        """Energies of already tokenised items (see :meth:`encode`)."""
+        """Uncalibrated energies of already tokenised items (see :meth:`encode`), on the scale."""
         if not len(items):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         size = batch_size or self.config.eval_batch_size
-        raw = self._on_scale(self._raw_energies(items, lengths, size, progress))
-        return self.calibration_.apply(raw) if calibrated and self.is_calibrated else raw
+        return self._on_scale(self._unclipped_energies(items, lengths, size, progress))
+
+    def score(
+        self,
+        texts: str | Sequence[Any],
+        batch_size: int | None = None,
+        calibrated: bool = True,
+        progress: bool = False,
+    ) -> ScoredTexts:
+        """The one scoring step: tokenise, forward, clip to the scale, calibrate.
+
+        Empty or missing texts get all-zero energies and the flag ``empty``; texts cut
+        to the model's length the flag ``truncated``. Calibrated unless asked otherwise
+        (or the model has no maps).
+        """
+        if batch_size is not None and batch_size < 1:
+            raise InputError(
+                f"batch_size must be at least 1, got {batch_size}", parameter="batch_size"
+            )
+        values = [as_text(t) for t in ([texts] if isinstance(texts, str) else texts)]
+        empty = np.array([not v.strip() for v in values], dtype=bool)
+        energies = np.zeros((len(values), len(self.labels)), dtype=np.float32)
+        flags = np.array([""] * len(values), dtype=object)
+        flags[empty] = EMPTY_FLAG
+        keep = np.flatnonzero(~empty)
+        if len(keep):
+            items, lengths = self.encode([values[i] for i in keep])
+            limit = getattr(self.config.backbone_options, "max_length", None)
+            if limit is not None:
+                flags[keep[np.asarray(lengths) >= limit]] = TRUNCATED_FLAG
+            energies[keep] = self._energies_of_items(items, lengths, batch_size, progress)
+        scored = ScoredTexts(values, energies, empty, flags.tolist(), calibrated=False)
+        return self.calibrate_scores(scored) if calibrated else scored
+
+    def calibrate_scores(self, scored: ScoredTexts) -> ScoredTexts:
+        """Scores with calibrated energies (as they are if already, or with no maps)."""
+        if not self.is_calibrated:
+            return scored
+        return scored.with_calibration(self.apply_calibration)
+
+    def resolve_threshold(self, threshold: float | None = None, calibrated: bool = True) -> float:
+        """The model's tuned h (for calibrated energies or not), or ``threshold``, checked."""
+        if threshold is None:
+            return self.threshold_for(calibrated)
+        return check_threshold(threshold, self.config.max_energy)
+
+    def annotate_scored(
+        self, scored: ScoredTexts, threshold: float | None = None, raw: bool = False
+    ) -> AnnotatedEnergies:
+        """Eq. 8 on scored texts, at ``threshold`` (default: the model's h for their kind)."""
+        h = self.resolve_threshold(threshold, scored.calibrated and self.is_calibrated)
+        return scored.annotate(self.labels, h, raw, keep_top=self.config.keep_top)
 
     def energies(
         self,
@@ -181,10 +229,10 @@ class InferenceModel:
 
         Calibrated by default: an energy e means that about e x 10 % of texts given
         that energy for a label carry it in human annotation. ``calibrated=False``
-        gives the model's own energies (the paper's), clipped to the scale.
+        gives the model's own energies (the paper's), clipped to the scale. Empty
+        texts get all-zero energies.
         """
-        items, lengths = self.encode(as_texts(texts))
-        return self.energies_of(items, lengths, batch_size, progress, calibrated)
+        return self.score(texts, batch_size, calibrated, progress).energies
 
     def predict(
         self,
@@ -196,9 +244,10 @@ class InferenceModel:
         """Label names per text: the top ``k``, or those at or above ``threshold``.
 
         With neither, the model's tuned threshold is used (multi-label data,
-        keeping the top label) or max() (single-label data).
+        keeping the top label) or max() (single-label data). Empty texts get none.
         """
-        energies = self.energies(texts, calibrated=calibrated)
+        scored = self.score(texts, calibrated=calibrated)
+        energies = scored.energies
         if k is not None:
             prediction = E.classify_top_k(energies, k)
         elif threshold is not None:
@@ -208,6 +257,7 @@ class InferenceModel:
         else:
             h = self.threshold_for(calibrated)
             prediction = E.classify_threshold(energies, h, self.config.keep_top)
+        prediction[scored.empty] = 0
         return [[self.labels_[j] for j in np.flatnonzero(row)] for row in prediction]
 
     def annotate(
@@ -219,10 +269,11 @@ class InferenceModel:
     ) -> pd.DataFrame:
         """One row per text: an energy column per label (2 decimals), the macro-emotion
         (top label), the micro-emotions (other labels at or above the threshold h) and
-        ``eqn_flag``. See :func:`eqn.annotation.annotate_texts` for the records."""
-        from eqn.annotation.texts import annotate_texts
-
-        return annotate_texts(self, as_texts(texts), threshold, raw, calibrated=calibrated).frame()
+        ``eqn_flag``. :meth:`score` then :meth:`annotate_scored` give the records."""
+        frame: pd.DataFrame = self.annotate_scored(
+            self.score(texts, calibrated=calibrated), threshold, raw
+        ).frame()
+        return frame
 
     # -- loading ------------------------------------------------------------------------
     def _read_saved_state(self, source: Path, summary: dict[str, Any]) -> None:

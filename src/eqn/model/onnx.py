@@ -252,7 +252,7 @@ class OnnxModel(InferenceModel):
         items = [encoding.ids for encoding in self.tokenizer_.encode_batch(list(texts))]
         return items, [len(item) for item in items]
 
-    def _raw_energies(
+    def _unclipped_energies(
         self, items: Sequence[Any], lengths: Sequence[int], batch_size: int, progress: bool
     ) -> np.ndarray:
         result = np.zeros((len(items), len(self.labels_)), dtype=np.float32)

@@ -1,8 +1,8 @@
 """The HTTP API (FastAPI) and the web page for interactive annotation.
 
 Requests go through the same functions as the CLI and the Python API: texts are
-scored by :func:`eqn.annotation.texts.score_texts` and annotated by eq. 8 in
-:mod:`eqn.core.annotation`. Concurrent requests are micro-batched: texts waiting
+scored by the model's one scoring step (``InferenceModel.score``) and annotated by
+eq. 8 in :mod:`eqn.core.annotation`. Concurrent requests are micro-batched: texts waiting
 at most ``max_wait_ms`` are scored together, up to ``max_batch`` texts, in a
 worker thread, so the event loop stays responsive and throughput under load
 nears the batch path. Library errors become 4xx answers with the same message.
@@ -35,14 +35,10 @@ from starlette.background import BackgroundTask
 
 from eqn import __version__
 from eqn.annotation.files import annotate_file
-from eqn.annotation.texts import (
-    ScoredTexts,
-    resolve_threshold,
-    score_texts,
-)
 from eqn.core.annotation import MAX_ENERGY
 from eqn.errors import ConfigError, EqnError, LimitError, ModelError
 from eqn.model.inference import InferenceModel
+from eqn.model.scoring import ScoredTexts
 
 logger = logging.getLogger(__name__)
 
@@ -224,9 +220,7 @@ class MicroBatcher:
 
     def _score(self, texts: list[str]) -> ScoredTexts:
         # Uncalibrated here, so requests that ask for either can share a batch.
-        return score_texts(
-            self.model, texts, batch_size=self.limits.inference_batch, calibrated=False
-        )
+        return self.model.score(texts, self.limits.inference_batch, calibrated=False)
 
 
 def _static_dir() -> Path:
@@ -371,11 +365,11 @@ def create_app(
                     limit=limits.max_text_chars,
                 )
         calibrated = request.calibrated and loaded.is_calibrated
-        threshold = resolve_threshold(loaded, request.threshold, calibrated)
+        threshold = loaded.resolve_threshold(request.threshold, calibrated)
         scored = await state["batcher"].score(request.texts)
         if calibrated:
-            scored = scored.calibrated_by(loaded)
-        annotated = scored.annotate(loaded.labels, threshold, request.raw)
+            scored = loaded.calibrate_scores(scored)
+        annotated = loaded.annotate_scored(scored, threshold, request.raw)
         return AnnotateResponse(
             threshold=threshold,
             calibrated=calibrated,
