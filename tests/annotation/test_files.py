@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import eqn.annotation.engines as ENGINES
 import eqn.annotation.files as A
 from eqn.cli import app
 from eqn.data import DataError
@@ -108,7 +109,7 @@ def test_interrupted_run_leaves_no_output_and_resumes_without_redoing_rows(
     straight = A.annotate_file(
         model, reviews, reviews.with_name("straight.csv"), chunk_rows=10, progress=False
     )
-    real = A.annotate_texts
+    real = ENGINES.annotate_texts
     calls = []
 
     def failing(model_, texts, *args, **kwargs):
@@ -117,7 +118,7 @@ def test_interrupted_run_leaves_no_output_and_resumes_without_redoing_rows(
             raise KeyboardInterrupt
         return real(model_, texts, *args, **kwargs)
 
-    monkeypatch.setattr(A, "annotate_texts", failing)
+    monkeypatch.setattr(ENGINES, "annotate_texts", failing)
     with pytest.raises(KeyboardInterrupt):
         A.annotate_file(model, reviews, chunk_rows=10, progress=False)
     output = reviews.with_name("reviews.eqn.csv")
@@ -130,7 +131,7 @@ def test_interrupted_run_leaves_no_output_and_resumes_without_redoing_rows(
 
 
 def test_resume_refuses_changed_options(model, reviews, monkeypatch):
-    real, calls = A.annotate_texts, []
+    real, calls = ENGINES.annotate_texts, []
 
     def second_chunk_interrupts(*args, **kwargs):
         calls.append(1)
@@ -138,7 +139,7 @@ def test_resume_refuses_changed_options(model, reviews, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(A, "annotate_texts", second_chunk_interrupts)
+    monkeypatch.setattr(ENGINES, "annotate_texts", second_chunk_interrupts)
     with pytest.raises(KeyboardInterrupt):
         A.annotate_file(model, reviews, chunk_rows=10, progress=False)
     monkeypatch.undo()

@@ -6,6 +6,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import eqn.annotation.engines as ENGINES
 import eqn.annotation.files as A
 from eqn.errors import InputError
 from eqn.model.estimator import EQN
@@ -154,7 +155,7 @@ def test_a_rerun_without_resume_keeps_an_interrupted_run(model, tmp_path, monkey
 
     path = tmp_path / "in.csv"
     pd.DataFrame({"text": ["I love it"] * 30}).to_csv(path, index=False)
-    real, calls = A.annotate_texts, []
+    real, calls = ENGINES.annotate_texts, []
 
     def interrupt_second(*args, **kwargs):
         calls.append(1)
@@ -162,7 +163,7 @@ def test_a_rerun_without_resume_keeps_an_interrupted_run(model, tmp_path, monkey
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(A, "annotate_texts", interrupt_second)
+    monkeypatch.setattr(ENGINES, "annotate_texts", interrupt_second)
     with pytest.raises(Interrupted, match="10 finished rows are kept"):
         A.annotate_file(model, path, chunk_rows=10, progress=False)
     monkeypatch.undo()

@@ -57,6 +57,7 @@ def test_ray_writes_the_same_files_rows_and_values(model_fixture, request, clust
 
 
 def test_an_error_in_an_actor_reaches_the_caller_as_itself(tiny_model_dir, cluster, tmp_path):
+    from eqn.annotation.options import AnnotateOptions
     from eqn.annotation.ray_engine import RayEngine
 
     folder = _folder(tmp_path, files=1)
@@ -65,17 +66,7 @@ def test_an_error_in_an_actor_reaches_the_caller_as_itself(tiny_model_dir, clust
     try:
         chunks = [__import__("pandas").DataFrame({"sentence": ["hi"]})]
         with pytest.raises(InputError, match="column 'text' not found"):
-            list(
-                engine.map(
-                    chunks,
-                    folder / "part0.csv",
-                    text_col="text",
-                    threshold=5.0,
-                    raw=False,
-                    calibrated=True,
-                    batch_size=None,
-                )
-            )
+            list(engine.map(chunks, folder / "part0.csv", AnnotateOptions(threshold=5.0)))
     finally:
         engine.close()
 

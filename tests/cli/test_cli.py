@@ -263,3 +263,12 @@ def test_explain_gives_word_level_attributions(tiny_bert, tmp_path):
     assert shown.exit_code == 0 and "red raises it" in shown.output
     lstm = runner.invoke(app, ["explain", "--model", str(tmp_path / "m"), "--text", ""])
     assert lstm.exit_code == 2 and "empty text" in lstm.output
+
+
+def test_terminal_bars_grow_with_the_energy():
+    from eqn.cli.annotate import energy_bar
+
+    values = [0.0, 0.2, 0.25, 0.43, 0.5, 0.71, 1.0, 2.45, 9.99, 10.0]
+    lengths = [len(energy_bar(v).replace("▌", "")) + 0.5 * energy_bar(v).count("▌") for v in values]
+    assert lengths == sorted(lengths) and lengths[-1] == 10.0
+    assert len(energy_bar(0.43)) <= len(energy_bar(0.71))

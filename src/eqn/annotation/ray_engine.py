@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from eqn.annotation.engines import AnnotatedChunk, annotate_chunk
+from eqn.annotation.options import AnnotateOptions
 from eqn.annotation.texts import AnnotationSummary
 from eqn.errors import ConfigError
 
@@ -39,11 +41,9 @@ class _ChunkWorker:
         self.model = load_model(model_path, device=device, runtime=runtime, threads=threads)
 
     def annotate(
-        self, chunk: pd.DataFrame, source: str, options: dict[str, Any]
+        self, chunk: pd.DataFrame, source: str, options: AnnotateOptions
     ) -> tuple[pd.DataFrame, AnnotationSummary]:
-        from eqn.annotation.files import _annotate_chunk
-
-        return _annotate_chunk(self.model, chunk, Path(source), **options)
+        return annotate_chunk(self.model, chunk, Path(source), options)
 
 
 class RayEngine:
@@ -105,8 +105,8 @@ class RayEngine:
         )
 
     def map(
-        self, chunks: Iterable[pd.DataFrame], source: Path, **options: Any
-    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, AnnotationSummary]]:
+        self, chunks: Iterable[pd.DataFrame], source: Path, options: AnnotateOptions
+    ) -> Iterator[AnnotatedChunk]:
         ray = self._ray
         pending: deque[tuple[pd.DataFrame, Any]] = deque()
         submitted = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -24,6 +24,12 @@ from eqn.cli.common import (
 from eqn.core.annotation import AnnotatedEnergies
 from eqn.errors import Interrupted
 
+if TYPE_CHECKING:
+    from eqn.annotation.options import AnnotateOptions
+    from eqn.annotation.ray_engine import RayEngine
+    from eqn.model.inference import InferenceModel
+    from eqn.model.scoring import ScoredTexts
+
 NAME = "annotate"
 
 
@@ -36,8 +42,15 @@ def provenance_line(provenance: dict) -> str:
     )
 
 
+def energy_bar(value: float) -> str:
+    """A bar of 20 cells for 0-10, in half cells: its length grows with the energy."""
+    cells = max(0.0, value) * 2
+    return "█" * int(cells) + ("▌" if cells - int(cells) >= 0.5 else "")
+
+
 def render(batch: AnnotatedEnergies, top: int = 5) -> None:
-    """A readable terminal view: each text with its top emotions as bars."""
+    """A readable terminal view: each text with its top emotions as bars, showing the
+    energies a file would hold (below h: 0 and not listed, unless ``raw``)."""
     for row, text in enumerate(batch.texts):
         if batch.empty[row]:
             console.print("[yellow](empty text: all energies 0)[/]\n")
@@ -53,7 +66,7 @@ def render(batch: AnnotatedEnergies, top: int = 5) -> None:
             if value <= 0 and rank > 0:
                 break
             style = "bold magenta" if label == macro else "cyan"
-            bar = "█" * int(round(value * 2)) + ("▌" if (value * 2) % 1 >= 0.5 else "")
+            bar = energy_bar(value)
             table.add_row(f"[{style}]{escape(label)}[/]", f"{value:.2f}", f"[{style}]{bar}[/]")
         console.print(table)
         micro = ", ".join(f"{label} {e:.2f}" for label, e in batch.micro_emotions(row))
@@ -148,9 +161,7 @@ def command(
     ] = None,
 ) -> None:
     """Annotate texts with an energy per emotion, the macro-emotion and micro-emotions."""
-    from eqn.annotation.files import annotate_paths, write_frame
-    from eqn.annotation.texts import AnnotationSummary
-    from eqn.data.readers import OUTPUT_FORMATS, detect_format
+    from eqn.annotation.options import AnnotateOptions
     from eqn.model.runtime import load_model
 
     if not inputs and not text:
@@ -158,32 +169,34 @@ def command(
     if engine not in ("local", "ray"):
         fail(f"unknown engine {engine!r}; choose local or ray", "--engine")
     model = load_model(model_path, device=device, runtime=runtime)
-    calibrated = not uncalibrated and model.is_calibrated
-    h = model.resolve_threshold(threshold, calibrated)
     texts = list(text or [])
     files = [i for i in inputs or [] if i != "-"]
     if inputs and "-" in inputs:
         texts += [line.rstrip("\n") for line in sys.stdin]
     if texts:
+        calibrated = not uncalibrated and model.is_calibrated
+        h = model.resolve_threshold(threshold, calibrated)
         scored = model.score(texts, batch_size, calibrated=calibrated)  # scored once
         if output is not None and not files:
-            out_fmt = detect_format(output, fmt, allowed=OUTPUT_FORMATS)
-            if output.exists() and not force:
-                fail(f"{output} already exists", "--force")
-            batch = model.annotate_scored(scored, h, raw)
-            write_frame(batch.frame(), output, out_fmt)
-            err_console.print(f"wrote {output}: {AnnotationSummary.of(batch).line()}", markup=False)
-        elif fmt in ("json", "jsonl"):
-            # For scripts: the annotation schema, one array (json) or one object a line.
-            records = [r.to_dict() for r in model.annotate_scored(scored, h, raw).records()]
-            if fmt == "json":
-                sys.stdout.write(json.dumps(records, ensure_ascii=False) + "\n")
-            else:
-                sys.stdout.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            _write_texts(model.annotate_scored(scored, h, raw), output, fmt, force)
         else:
-            # The terminal shows every energy as a bar; micro-emotions stay thresholded.
-            render(model.annotate_scored(scored, h, raw=True), top)
+            _show_texts(model, scored, h, raw, fmt, top)
     if files:
+        options = AnnotateOptions(
+            text_col=text_col,
+            threshold=threshold,
+            raw=raw,
+            calibrated=not uncalibrated,
+            fmt=fmt,
+            chunk_rows=chunk_rows,
+            resume=resume,
+            in_place=in_place,
+            force=force,
+            progress=progress,
+            encoding=encoding,
+            sep=sep,
+            batch_size=batch_size,
+        )
         runner = None
         if engine == "ray":
             from eqn.annotation.ray_engine import RayEngine
@@ -191,46 +204,67 @@ def command(
             runner = RayEngine(
                 model_path, model.runtime, device, address=ray_address, actors=ray_actors
             )
-        try:
-            summary = annotate_paths(
-                model,
-                files,
-                output,
-                text_col=text_col,
-                threshold=threshold,
-                raw=raw,
-                fmt=fmt,
-                chunk_rows=chunk_rows,
-                resume=resume,
-                in_place=in_place,
-                force=force,
-                progress=progress,
-                calibrated=calibrated,
-                encoding=encoding,
-                sep=sep,
-                batch_size=batch_size,
-                engine=runner,
-            )
-        except Interrupted as stopped:
-            err_console.print(
-                f"interrupted: {stopped.rows_kept} finished rows are kept in {stopped.where}; "
-                "run the same command with --resume to continue",
-                markup=False,
-            )
-            raise typer.Exit(130) from None
-        finally:
-            if runner is not None:
-                runner.close()
-        for path in summary.outputs:
-            err_console.print(f"wrote {path}", markup=False)
-        for path in summary.skipped:
-            err_console.print(f"skipped {path}: already complete", markup=False)
-        err_console.print(summary.line(), markup=False)
-        err_console.print(provenance_line(model.provenance(calibrated, h)), markup=False)
-        if summary.failed:
-            for problem in summary.failed:
-                err_console.print(f"failed: {problem}", markup=False)
-            fail(
-                f"{len(summary.failed)} of {len(summary.failed) + len(summary.outputs)} files "
-                "could not be annotated; the others were written"
-            )
+        _annotate_files(model, files, output, options, runner)
+
+
+def _write_texts(batch: AnnotatedEnergies, output: Path, fmt: str | None, force: bool) -> None:
+    from eqn.annotation.texts import AnnotationSummary
+    from eqn.annotation.writers import write_frame
+    from eqn.data.readers import OUTPUT_FORMATS, detect_format
+
+    out_fmt = detect_format(output, fmt, allowed=OUTPUT_FORMATS)
+    if output.exists() and not force:
+        fail(f"{output} already exists", "--force")
+    write_frame(batch.frame(), output, out_fmt)
+    err_console.print(f"wrote {output}: {AnnotationSummary.of(batch).line()}", markup=False)
+
+
+def _show_texts(
+    model: InferenceModel, scored: ScoredTexts, h: float, raw: bool, fmt: str | None, top: int
+) -> None:
+    if fmt in ("json", "jsonl"):
+        # For scripts: the annotation schema, one array (json) or one object a line.
+        records = [r.to_dict() for r in model.annotate_scored(scored, h, raw).records()]
+        if fmt == "json":
+            sys.stdout.write(json.dumps(records, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    else:
+        render(model.annotate_scored(scored, h, raw), top)
+
+
+def _annotate_files(
+    model: InferenceModel,
+    files: list[str],
+    output: Path | None,
+    options: AnnotateOptions,
+    runner: RayEngine | None,
+) -> None:
+    from eqn.annotation.files import annotate_paths
+
+    try:
+        summary = annotate_paths(model, files, output, options, engine=runner)
+    except Interrupted as stopped:
+        err_console.print(
+            f"interrupted: {stopped.rows_kept} finished rows are kept in {stopped.where}; "
+            "run the same command with --resume to continue",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+    finally:
+        if runner is not None:
+            runner.close()
+    for path in summary.outputs:
+        err_console.print(f"wrote {path}", markup=False)
+    for path in summary.skipped:
+        err_console.print(f"skipped {path}: already complete", markup=False)
+    err_console.print(summary.line(), markup=False)
+    if summary.provenance:
+        err_console.print(provenance_line(summary.provenance), markup=False)
+    if summary.failed:
+        for problem in summary.failed:
+            err_console.print(f"failed: {problem}", markup=False)
+        fail(
+            f"{len(summary.failed)} of {len(summary.failed) + len(summary.outputs)} files "
+            "could not be annotated; the others were written"
+        )

@@ -35,6 +35,7 @@ from starlette.background import BackgroundTask
 
 from eqn import __version__
 from eqn.annotation.files import annotate_file
+from eqn.annotation.options import AnnotateOptions
 from eqn.core.annotation import MAX_ENERGY
 from eqn.errors import ConfigError, EqnError, LimitError, ModelError
 from eqn.model.inference import InferenceModel
@@ -415,16 +416,13 @@ def create_app(
                     f"the file is larger than the limit of {limits.max_upload_bytes} bytes",
                     limit=limits.max_upload_bytes,
                 )
-            summary = await uploads.run(
-                annotate_file,
-                loaded,
-                source,
-                target,
+            options = AnnotateOptions(
                 text_col=text_col,
                 threshold=threshold,
                 progress=False,
                 max_rows=limits.max_upload_rows,
             )
+            summary = await uploads.run(annotate_file, loaded, source, target, options)
         except EqnError as error:
             shutil.rmtree(folder, ignore_errors=True)
             # Speak of the uploaded file, not of our temporary copy.

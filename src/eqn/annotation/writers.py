@@ -1,0 +1,148 @@
+"""Writing annotated tables: one part per chunk, then the parts joined into the output.
+
+Every write is atomic (:func:`eqn.io.atomic_write`): an output is complete or absent.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from eqn.io import atomic_write
+
+
+def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) -> None:
+    """Write ``frame`` atomically as csv, tsv, jsonl or parquet (``header``: csv/tsv only).
+
+    ``label-studio`` parts are one task (JSON) a line; :func:`join_parts` makes the array.
+    """
+    with atomic_write(path, "wb") as stream:
+        if fmt == "label-studio":
+            stream.write("".join(line + "\n" for line in frame["task"]).encode())
+        elif fmt == "parquet":
+            _parquet_ready(frame).to_parquet(stream, index=False)
+        elif fmt == "jsonl":
+            stream.write("".join(_json_lines(frame)).encode())
+        else:
+            separator = "\t" if fmt == "tsv" else ","
+            stream.write(frame.to_csv(index=False, header=header, sep=separator).encode())
+
+
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    """One JSON object a line, by the json module: keys and values exactly as held
+    (pandas' writer cuts names at a NUL byte); NaN becomes null."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, float) and value != value:
+            return None
+        return value.item() if hasattr(value, "item") else value
+
+    columns = [str(c) for c in frame.columns]
+    return [
+        json.dumps(dict(zip(columns, map(plain, row), strict=True)), ensure_ascii=False) + "\n"
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns (JSON values of mixed types) as text, so Parquet has one type per column."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = [
+                None if v is None else v if isinstance(v, str) else json.dumps(v)
+                for v in out[column]
+            ]
+    return out
+
+
+def join_parts(
+    parts: Sequence[Path],
+    part_columns: Sequence[Sequence[str]],
+    columns: Sequence[str],
+    target: Path,
+    fmt: str,
+    provenance: dict[str, Any] | None = None,
+) -> None:
+    """Concatenate finished parts into ``target`` atomically, part by part.
+
+    ``columns`` is the union of every part's columns, in first-seen order: a part
+    that lacks one gets it empty, so no value ever lands under another column.
+    Parquet output carries ``provenance`` (model, hash, eqn version, calibration,
+    threshold) in its schema metadata under the key ``eqn``.
+    """
+    if fmt == "parquet":
+        _join_parquet(parts, columns, target, provenance)
+        return
+    if fmt == "label-studio":
+        with atomic_write(target, "wb") as stream:
+            stream.write(b"[")
+            first = True
+            for part in parts:
+                with part.open("rb") as source:
+                    for line in source:
+                        stream.write((b"\n" if first else b",\n") + line.rstrip(b"\n"))
+                        first = False
+            stream.write(b"\n]\n")
+        return
+    separator = "\t" if fmt == "tsv" else ","
+    with atomic_write(target, "wb") as stream:
+        if fmt in ("csv", "tsv"):
+            header = pd.DataFrame(columns=list(columns)).to_csv(index=False, sep=separator)
+            stream.write(header.encode())
+        for part, own in zip(parts, part_columns, strict=True):
+            if fmt == "jsonl" or list(own) == list(columns):
+                with part.open("rb") as source:
+                    shutil.copyfileobj(source, stream)
+                continue
+            frame = pd.read_csv(
+                part,
+                sep=separator,
+                header=None,
+                names=list(own),
+                dtype=str,
+                keep_default_na=False,
+                na_values=[],
+            ).reindex(columns=list(columns), fill_value="")
+            stream.write(frame.to_csv(index=False, header=False, sep=separator).encode())
+
+
+def _join_parquet(
+    parts: Sequence[Path], columns: Sequence[str], target: Path, provenance: dict[str, Any] | None
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas = [pq.read_schema(part) for part in parts]
+    fields: dict[str, pa.DataType] = {}
+    for schema in schemas:
+        for field in schema:
+            known = fields.get(field.name)
+            # The same column with two types across parts becomes text.
+            fields[field.name] = field.type if known in (None, field.type) else pa.string()
+    schema = pa.schema([(c, fields.get(c, pa.string())) for c in columns]).with_metadata(
+        {b"eqn": json.dumps(provenance or {}).encode()}
+    )
+    with atomic_write(target, "wb") as stream:
+        writer = pq.ParquetWriter(stream, schema)
+        for part in parts:
+            table = pq.read_table(part)
+            arrays = []
+            for field in schema:
+                if field.name in table.column_names:
+                    column = table.column(field.name)
+                    if column.type != field.type and pa.types.is_string(field.type):
+                        column = pa.array(
+                            [None if v is None else str(v) for v in column.to_pylist()],
+                            pa.string(),
+                        )
+                    arrays.append(column.cast(field.type))
+                else:
+                    arrays.append(pa.nulls(table.num_rows, field.type))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        writer.close()
