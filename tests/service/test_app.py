@@ -125,8 +125,8 @@ def test_csv_upload_errors(client):
 
 
 def test_concurrent_requests_are_micro_batched(client):
-    app_state = client.app.state.eqn
-    before = app_state["batcher"].batches
+    holder = client.app.state.holder
+    before = holder.serving().batcher.batches
     results, barrier = [], threading.Barrier(8)
 
     def call(i):
@@ -139,7 +139,7 @@ def test_concurrent_requests_are_micro_batched(client):
     for thread in threads:
         thread.join()
     assert all(r.status_code == 200 for r in results)
-    assert app_state["batcher"].batches - before < 8
+    assert holder.serving().batcher.batches - before < 8
 
 
 def test_a_model_that_fails_to_load_reports_it(tmp_path):
@@ -239,3 +239,24 @@ def test_explain_endpoint(tiny_bert):
         ]
         bad = client.post("/v1/explain", json={"text": "I love it", "label": "nope"})
         assert bad.status_code == 422 and "unknown label 'nope'" in bad.json()["error"]
+
+
+def test_a_swapped_model_answers_from_the_next_request(client, model, tiny_transformer_dir):
+
+    from eqn.model.runtime import load_model
+
+    holder = client.app.state.holder
+    first = client.post("/v1/annotate", json={"texts": ["I love it"]}).json()
+    other = load_model(tiny_transformer_dir, runtime="torch")
+    try:
+        client.portal.call(_swap, holder, other)
+        second = client.post("/v1/annotate", json={"texts": ["I love it"]}).json()
+        assert second["provenance"]["model_hash"] == other.model_hash
+        assert second["provenance"]["model_hash"] != first["provenance"]["model_hash"]
+        assert client.get("/v1/model").json()["model_hash"] == other.model_hash
+    finally:
+        client.portal.call(_swap, holder, model)
+
+
+async def _swap(holder, model):
+    holder.swap(model)

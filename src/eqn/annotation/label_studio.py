@@ -15,6 +15,8 @@ from xml.sax.saxutils import quoteattr
 
 import pandas as pd
 
+from eqn.core.scale import MAX_ENERGY
+
 FROM_NAME = "emotion"
 TO_NAME = "text"
 
@@ -44,7 +46,7 @@ def tasks(
     text_col: str,
     extra_columns: Sequence[str],
     model_version: str,
-    max_energy: float = 10.0,
+    max_energy: float = MAX_ENERGY,
 ) -> list[dict[str, Any]]:
     """One task per row of an annotation table (pass-through columns, then eqn's)."""
     out = []

@@ -19,7 +19,7 @@ class Backbone(nn.Module):
     """Base class of every backbone. Subclasses set ``name`` and ``Options``."""
 
     name: ClassVar[str]
-    Options: ClassVar[type]
+    Options: ClassVar[type[Any]]
     default_learning_rate: ClassVar[float] = 1e-3
 
     def __init__(self, options: Any) -> None:
@@ -47,7 +47,8 @@ class Backbone(nn.Module):
         """Pad a batch of items to its longest member."""
         raise NotImplementedError
 
-    def forward(self, **batch: torch.Tensor) -> torch.Tensor:  # (B, output_dim)
+    def forward(self, *args: Any, **batch: Any) -> torch.Tensor:  # (B, output_dim)
+        """The batch from :meth:`collate`, as keyword arguments."""
         raise NotImplementedError
 
     # -- persistence -------------------------------------------------------------

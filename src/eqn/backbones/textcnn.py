@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from torch import nn
 
@@ -13,7 +15,7 @@ from eqn.backbones.sequence import WordSequenceBackbone
 @register
 class TextCNNBackbone(WordSequenceBackbone):
     name = "textcnn"
-    Options = TextCNNOptions
+    Options: ClassVar[type[Any]] = TextCNNOptions
 
     def __init__(self, options: TextCNNOptions) -> None:
         super().__init__(options)

@@ -148,6 +148,8 @@ class TransformerBackbone(Backbone):
         return list(encoded["input_ids"])
 
     def collate(self, items: Sequence[list[int]]) -> dict[str, torch.Tensor]:
+        if self.tokenizer is None:
+            raise ConfigError("backbone 'transformer' is not prepared: fit it or load it first")
         pad_id = self.tokenizer.pad_token_id or 0
         width = max(len(item) for item in items)
         input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)

@@ -49,7 +49,10 @@ def command(
     model.calibrate(dev, energies=energies)
     before = calibration(energies, dev.gold)["ece"]
     after = calibration(model.apply_calibration(energies), dev.gold)["ece"]
-    target = model.save(model_path if in_place else out, force=in_place)
+    destination = model_path if in_place else out
+    if destination is None:
+        fail("name the model folder to replace", "--model")
+    target = model.save(destination, force=in_place)
     console.print(
         f"calibrated on {len(dev)} {split} texts: ECE {before:.4f} -> {after:.4f}; "
         f"threshold {model.threshold_for(True):.2f}; saved to {target}",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -85,12 +86,16 @@ def command(
     names = [b.strip() for b in backbones.split(",") if b.strip()]
     options: dict[str, dict[str, Any]] = {}
     for name in names:
-        fields = backbone_class(name).Options.__dataclass_fields__
+        fields = {field.name for field in dataclasses.fields(backbone_class(name).Options)}
         options[name] = {"finetune": finetune} if name == "transformer" else {}
         if max_length is not None and "max_length" in fields:
             options[name]["max_length"] = max_length
     config = ModelConfig(
-        loss=loss, imbalance=imbalance, epochs=epochs, batch_size=batch_size, seed=data.seed
+        loss=cast(Any, loss),  # checked by ModelConfig, which names the choices
+        imbalance=cast(Any, imbalance),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=data.seed,
     )
     comparison = compare_backbones(
         splits,

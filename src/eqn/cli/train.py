@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.markup import escape
@@ -53,7 +54,7 @@ def backbone_options(backbone: str, pairs: list[str], named: dict[str, Any]) -> 
     from eqn.backbones import backbone_class
 
     options = parse_key_values(pairs, "--option")
-    fields = backbone_class(backbone).Options.__dataclass_fields__
+    fields = {field.name for field in dataclasses.fields(backbone_class(backbone).Options)}
     for key, value in named.items():
         if value is None:
             continue
@@ -167,15 +168,17 @@ def command(
     config = ModelConfig(
         backbone=backbone,
         backbone_options=backbone_options(backbone, option or [], named),
-        loss=loss,
-        imbalance=imbalance,
+        loss=cast(Any, loss),  # checked by ModelConfig, which names the choices
+        imbalance=cast(Any, imbalance),
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=lr,
         head_learning_rate=head_lr,
         seed=data.seed,
     )
-    relabel = RelabelOptions(folds=relabel_folds, teachers=teachers, teacher_loss=teacher_loss)
+    relabel = RelabelOptions(
+        folds=relabel_folds, teachers=teachers, teacher_loss=cast(Any, teacher_loss)
+    )
     stages = parse_stages(stage, splits.train.is_multilabel)
     if teachers > 1 and stage == "all":
         stages = [s for s in stages if s != "coeqn"]  # the teachers replace Model 1

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from eqn.core.scale import MAX_ENERGY
 from eqn.errors import InputError
 
 DECIMALS = 2  # energies are written and shown with two decimals
 FLAG_COLUMN = "eqn_flag"
-MAX_ENERGY = 10.0
 
 
 def check_threshold(threshold: float, max_energy: float = MAX_ENERGY) -> float:

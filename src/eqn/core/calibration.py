@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from eqn.core.scale import MAX_ENERGY
 from eqn.errors import InputError, ModelError
 
 METHOD = "partial pooling: own map (platt or isotonic) blended with a pooled isotonic map"
@@ -57,7 +58,7 @@ class Calibration:
 
     labels: tuple[str, ...]
     maps: tuple[LabelMap, ...]
-    max_energy: float = 10.0
+    max_energy: float = MAX_ENERGY
     fitted_on: str = "dev"
     n_texts: int = 0
     # How the maps were fitted; the defaults describe maps saved before partial pooling.
@@ -121,7 +122,7 @@ class Calibration:
             raise ModelError(f"the calibration maps cannot be read: {error!r}") from None
 
 
-def fit_label_map(energy: np.ndarray, gold: np.ndarray, max_energy: float = 10.0) -> LabelMap:
+def fit_label_map(energy: np.ndarray, gold: np.ndarray, max_energy: float = MAX_ENERGY) -> LabelMap:
     """Isotonic regression of gold (0/1) on energy, as knots through its blocks' centres."""
     from sklearn.isotonic import IsotonicRegression
 
@@ -197,7 +198,7 @@ def _log_loss(probability: np.ndarray, truth: np.ndarray) -> float:
 
 
 def choose_pooling(
-    values: np.ndarray, truth: np.ndarray, max_energy: float = 10.0, seed: int = 0
+    values: np.ndarray, truth: np.ndarray, max_energy: float = MAX_ENERGY, seed: int = 0
 ) -> tuple[str, float, float | None]:
     """The own-map form and weight with the lowest cross-validated log-loss.
 
@@ -247,7 +248,7 @@ def fit_calibration(
     energies: np.ndarray,
     gold: np.ndarray,
     labels: Sequence[str],
-    max_energy: float = 10.0,
+    max_energy: float = MAX_ENERGY,
     fitted_on: str = "dev",
 ) -> Calibration:
     """Fit one map per label on (dev) energies and gold labels, partially pooled."""

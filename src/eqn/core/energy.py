@@ -14,8 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from eqn.core.annotation import label_sets
+from eqn.core.scale import MAX_ENERGY
 
-DEFAULT_MAX_ENERGY = 10.0
+# Deprecated alias of eqn.core.scale.MAX_ENERGY (0.3); removed in 0.4.
+DEFAULT_MAX_ENERGY = MAX_ENERGY
 DEFAULT_GRID_STEP = 0.05
 
 
@@ -41,7 +43,7 @@ def _check_max(max_energy: float) -> None:
 
 
 def full_labels(
-    gold: np.ndarray, max_energy: float = DEFAULT_MAX_ENERGY, intensity: np.ndarray | None = None
+    gold: np.ndarray, max_energy: float = MAX_ENERGY, intensity: np.ndarray | None = None
 ) -> np.ndarray:
     """Full-label initialisation (eq. 1-2): human labels become ``max_energy``, the rest 0.
 
@@ -61,7 +63,7 @@ def full_labels(
 def label_regression(
     gold: np.ndarray,
     energies: np.ndarray,
-    max_energy: float = DEFAULT_MAX_ENERGY,
+    max_energy: float = MAX_ENERGY,
     intensity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Label regression (eq. 3).
@@ -113,9 +115,7 @@ def classify_threshold(
     return label_sets(_as_energies(energies), thresholds, keep_top)
 
 
-def threshold_grid(
-    max_energy: float = DEFAULT_MAX_ENERGY, step: float = DEFAULT_GRID_STEP
-) -> np.ndarray:
+def threshold_grid(max_energy: float = MAX_ENERGY, step: float = DEFAULT_GRID_STEP) -> np.ndarray:
     """Candidate thresholds from 0 to ``max_energy``."""
     _check_max(max_energy)
     return np.round(np.arange(0.0, max_energy + step / 2, step), 6)
@@ -163,7 +163,7 @@ def tune_label_thresholds(
     return best
 
 
-def energy_grid_for(energies: np.ndarray, max_energy: float = DEFAULT_MAX_ENERGY) -> np.ndarray:
+def energy_grid_for(energies: np.ndarray, max_energy: float = MAX_ENERGY) -> np.ndarray:
     """Candidate thresholds from one grid step up to ``max_energy`` or the highest energy.
 
     Unbounded (MSE) heads can emit values above ``max_energy``. Thresholds stay

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
 from eqn.core import energy as E
+from eqn.core.scale import MAX_ENERGY
 
 
 def _check(energies: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -291,7 +292,7 @@ def headline(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def calibration(
-    energies: np.ndarray, gold: np.ndarray, max_energy: float = E.DEFAULT_MAX_ENERGY, bins: int = 10
+    energies: np.ndarray, gold: np.ndarray, max_energy: float = MAX_ENERGY, bins: int = 10
 ) -> dict[str, Any]:
     """Reliability of energies read as confidence: per energy bin, the share of gold labels.
 

@@ -185,7 +185,7 @@ def _read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[
             io.StringIO(text),
             sep=sep,
             header=0 if options.header else None,
-            names=list(options.column_names) if not options.header else None,
+            names=list(options.column_names or ()) if not options.header else None,
             dtype=str,
             keep_default_na=False,
             quoting=csv.QUOTE_MINIMAL if quoting == "minimal" else csv.QUOTE_NONE,

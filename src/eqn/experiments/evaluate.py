@@ -13,18 +13,18 @@ from eqn.core import metrics as M
 from eqn.data.table import DatasetSplits
 from eqn.errors import InputError
 from eqn.experiments.report import label_f1s, write_report
-from eqn.model.estimator import EQN
+from eqn.model.inference import InferenceModel
 
 logger = logging.getLogger(__name__)
 
 
 def evaluate_model(
-    model: EQN,
+    model: InferenceModel,
     splits: DatasetSplits,
     split: str = "test",
     out_dir: str | os.PathLike[str] | None = None,
-    against: EQN | None = None,
-    baseline: EQN | None = None,
+    against: InferenceModel | None = None,
+    baseline: InferenceModel | None = None,
     model_name: str = "model",
     progress: bool = True,
 ) -> dict[str, Any]:

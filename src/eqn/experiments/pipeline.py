@@ -150,13 +150,13 @@ def out_of_fold_energies(
         energies[held_out] = model.energies(
             [train.texts[i] for i in held_out], progress=progress, calibrated=False
         )
-        seconds.append(model.train_seconds_)
+        seconds.append(model.train_seconds_ or 0.0)
         with atomic_write(saved, "wb") as stream:
             np.savez(
                 stream,
                 indices=held_out,
                 energies=energies[held_out],
-                train_seconds=model.train_seconds_,
+                train_seconds=model.train_seconds_ or 0.0,
             )
     return energies, seconds
 
@@ -555,7 +555,7 @@ class Pipeline:
             "train_seconds": model.train_seconds_,
             "train_texts_per_second": (
                 model.n_train_ * len(model.history_) / model.train_seconds_
-                if model.train_seconds_
+                if model.train_seconds_ and model.n_train_
                 else None
             ),
             "best_epoch": model.best_epoch_,

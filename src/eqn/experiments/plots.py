@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from eqn.core.scale import MAX_ENERGY
+
 DPI = 150
 
 
@@ -81,7 +83,8 @@ def energy_histogram(energies: np.ndarray, gold: np.ndarray, path: Path, title: 
     values = np.asarray(energies, dtype=np.float64)
     true = np.asarray(gold, dtype=bool)
     fig, ax = plt.subplots(figsize=(7, 4))
-    bins = np.linspace(min(0.0, values.min(initial=0.0)), max(10.0, values.max(initial=10.0)), 51)
+    low, high = min(0.0, values.min(initial=0.0)), max(10.0, values.max(initial=10.0))
+    bins = np.linspace(low, high, 51).tolist()
     ax.hist(values[~true], bins=bins, alpha=0.6, density=True, label="non-gold labels")
     ax.hist(values[true], bins=bins, alpha=0.6, density=True, label="gold labels")
     ax.set_yscale("log")
@@ -93,7 +96,7 @@ def energy_histogram(energies: np.ndarray, gold: np.ndarray, path: Path, title: 
 
 
 def reliability(
-    curves: Mapping[str, Mapping[str, Any]], path: Path, title: str, max_energy: float = 10.0
+    curves: Mapping[str, Mapping[str, Any]], path: Path, title: str, max_energy: float = MAX_ENERGY
 ) -> Path:
     """Energy bin against the share of gold labels in it, one line per curve
     (``{name: {"bins": [...], "ece": float}}``), with the diagonal."""

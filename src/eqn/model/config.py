@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eqn.backbones.registry import make_options, options_to_dict
+from eqn.core.scale import MAX_ENERGY
 from eqn.errors import ConfigError
 
 Objective = Literal["energy", "S", "M"]
@@ -39,7 +40,7 @@ class ModelConfig:
     loss: Loss = "mse"
     imbalance: Imbalance = "pos_weight"
     pos_weight_mean: float = 3.0
-    max_energy: float = 10.0
+    max_energy: float = MAX_ENERGY
     dense_dim: int = 256
     dropout: float = 0.1
     epochs: int = 2

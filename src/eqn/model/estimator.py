@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -15,7 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as save_tensors
 
 from eqn import backbones as B
 from eqn.core import energy as E
@@ -42,6 +42,7 @@ from eqn.model.inference import (
     WEIGHTS_FILE,
     InferenceModel,
     default_model_dir,
+    hash_files,
     read_summary,
 )
 from eqn.model.network import EnergyModel
@@ -197,16 +198,27 @@ class EQN(InferenceModel):
 
     @property
     def model_hash(self) -> str:
-        """A short hash of what defines this model's outputs (its saved files, or weights)."""
-        if getattr(self, "_hash", None) is None and getattr(self, "source_", None) is None:
-            digest = hashlib.sha256()
-            for key, value in sorted(self._fitted().weights_to_save().items()):
-                digest.update(key.encode())
-                digest.update(value.detach().cpu().numpy().tobytes())
-            if self.is_calibrated:
-                digest.update(json.dumps(self.calibration_.to_dict()).encode())
-            self._hash = digest.hexdigest()[:16]
+        """A short hash of the files that define this model's outputs (see
+        :func:`eqn.model.inference.hash_files`): an in-memory model hashes the bytes
+        :meth:`save` would write, so it keeps its hash when saved and loaded."""
+        if self._hash is None and getattr(self, "source_", None) is None:
+            self._hash = hash_files(self._saved_files())
         return super().model_hash
+
+    def _saved_files(self) -> dict[str, bytes]:
+        """The bytes of every file :meth:`save` writes (backbone assets aside)."""
+        model = self._fitted()
+        weights = {
+            k: v.detach().cpu().contiguous().clone() for k, v in model.weights_to_save().items()
+        }
+        files = {
+            CONFIG_FILE: json.dumps(self.state_summary(), indent=2).encode("utf-8"),
+            LABELS_FILE: ("\n".join(self.labels_) + "\n").encode("utf-8"),
+            WEIGHTS_FILE: save_tensors(weights, metadata={"format": MODEL_FORMAT}),
+        }
+        if self.calibration_ is not None:
+            files[CALIBRATION_FILE] = json.dumps(self.calibration_.to_dict()).encode("utf-8")
+        return files
 
     # -- inference -------------------------------------------------------------------
     def _fitted(self) -> EnergyModel:
@@ -249,20 +261,11 @@ class EQN(InferenceModel):
             raise OutputExistsError(
                 f"{target} already exists; pass force=True to replace it", parameter="force"
             )
+        files = self._saved_files()
         with atomic_directory(target) as staging:
-            (staging / CONFIG_FILE).write_text(
-                json.dumps(self.state_summary(), indent=2), encoding="utf-8"
-            )
-            (staging / LABELS_FILE).write_text("\n".join(self.labels_) + "\n", encoding="utf-8")
-            weights = {
-                k: v.detach().cpu().contiguous().clone() for k, v in model.weights_to_save().items()
-            }
-            save_file(weights, str(staging / WEIGHTS_FILE), metadata={"format": MODEL_FORMAT})
+            for name, content in files.items():
+                (staging / name).write_bytes(content)
             model.backbone.save_assets(staging)
-            if self.is_calibrated:
-                (staging / CALIBRATION_FILE).write_text(
-                    json.dumps(self.calibration_.to_dict()), encoding="utf-8"
-                )
             _keep_documents(target, staging)
         logger.info("model saved to %s", target)
         return target

@@ -60,7 +60,7 @@ def torch_model(model: InferenceModel) -> EQN:
 
     if isinstance(model, EQN):
         return model
-    twin = getattr(model, "torch_model_", None)
+    twin = model.torch_model_
     if twin is None:
         source = getattr(model, "source_", None)
         if source is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,13 @@ class InferenceModel:
 
     config: ModelConfig
     runtime = "torch"
+    calibration_: Calibration | None = None
+    calibrated_threshold_: float | None = None
+    _hash: str | None = None
+    source_: str | None = None
+    n_train_: int | None = None
+    train_seconds_: float | None = None
+    torch_model_: Any = None  # an ONNX model's torch twin, for explanations
 
     # -- what a runtime supplies ------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -85,18 +92,18 @@ class InferenceModel:
 
     @property
     def is_calibrated(self) -> bool:
-        return getattr(self, "calibration_", None) is not None
+        return self.calibration_ is not None
 
     def threshold_for(self, calibrated: bool = True) -> float:
         """The tuned threshold h for calibrated energies, or for the uncalibrated ones."""
-        if calibrated and self.is_calibrated and self.calibrated_threshold_ is not None:
+        if calibrated and self.calibration_ is not None and self.calibrated_threshold_ is not None:
             return float(self.calibrated_threshold_)
         return float(self.threshold_)
 
     @property
     def model_hash(self) -> str:
         """A short hash of what defines this model's outputs (its saved files)."""
-        if getattr(self, "_hash", None) is None:
+        if self._hash is None:
             source = getattr(self, "source_", None)
             if source is None:
                 raise ModelError("an in-memory model has no saved files to hash")
@@ -133,7 +140,11 @@ class InferenceModel:
                     for label, t in zip(self.labels_, self.label_thresholds_, strict=True)
                 },
                 "tuned_on": self.thresholds_tuned_on_,
-                "calibrated": (float(self.calibrated_threshold_) if self.is_calibrated else None),
+                "calibrated": (
+                    float(self.calibrated_threshold_)
+                    if self.is_calibrated and self.calibrated_threshold_ is not None
+                    else None
+                ),
             },
             "calibrated": self.is_calibrated,
             "fit": {
@@ -152,7 +163,9 @@ class InferenceModel:
 
     def apply_calibration(self, uncalibrated: np.ndarray) -> np.ndarray:
         """The calibrated energies of uncalibrated ones; unchanged for a model with no maps."""
-        return self.calibration_.apply(uncalibrated) if self.is_calibrated else uncalibrated
+        if self.calibration_ is None:
+            return uncalibrated
+        return self.calibration_.apply(uncalibrated)
 
     def _energies_of_items(
         self,
@@ -341,13 +354,24 @@ def read_calibration(
     return calibration, float(threshold)
 
 
-def hash_saved_model(source: Path) -> str:
-    """A short hash of the files that define a saved model's outputs."""
+HASHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, CALIBRATION_FILE)
+
+
+def hash_files(contents: Mapping[str, bytes]) -> str:
+    """The model hash, defined once: sha256 over the bytes of config, weights and
+    calibration (those present), in that order, cut to 16 hex digits."""
     digest = hashlib.sha256()
-    for name in (CONFIG_FILE, WEIGHTS_FILE, CALIBRATION_FILE):
-        if (source / name).is_file():
-            digest.update((source / name).read_bytes())
+    for name in HASHED_FILES:
+        if name in contents:
+            digest.update(contents[name])
     return digest.hexdigest()[:16]
+
+
+def hash_saved_model(source: Path) -> str:
+    """The model hash of a saved folder (see :func:`hash_files`)."""
+    return hash_files(
+        {name: (source / name).read_bytes() for name in HASHED_FILES if (source / name).is_file()}
+    )
 
 
 def default_model_dir() -> Path:

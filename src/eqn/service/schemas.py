@@ -1,0 +1,77 @@
+"""The HTTP API's request and response bodies (pydantic), strict about types."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from eqn.core.scale import MAX_ENERGY
+
+
+class AnnotateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    texts: list[str] = Field(min_length=1, description="Texts to annotate.")
+
+    @field_validator("texts")
+    @classmethod
+    def _valid_unicode(cls, texts: list[str]) -> list[str]:
+        # A lone UTF-16 surrogate cannot be tokenised; refuse this request alone.
+        for index, text in enumerate(texts):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"text {index} holds a lone UTF-16 surrogate ({text[error.start]!r}); "
+                    "send valid Unicode"
+                ) from None
+        return texts
+
+    threshold: float | None = Field(
+        None, ge=0, le=MAX_ENERGY, allow_inf_nan=False, description="Micro-emotion threshold h."
+    )
+    raw: bool = Field(False, description="Return unthresholded energies.")
+    calibrated: bool = Field(
+        True, description="Calibrated energies (default), or the model's own when false."
+    )
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, description="The text to explain.")
+    label: str | None = Field(None, description="The label to explain (default: the macro).")
+
+    @field_validator("text")
+    @classmethod
+    def _valid_unicode(cls, text: str) -> str:
+        AnnotateRequest._valid_unicode([text])
+        return text
+
+
+class MicroEmotion(BaseModel):
+    label: str
+    energy: float
+
+
+class TextAnnotation(BaseModel):
+    text: str
+    energies: dict[str, float]
+    macro_emotion: str
+    micro_emotions: list[MicroEmotion]
+    flag: str = ""
+
+
+class Provenance(BaseModel):
+    model: str
+    model_hash: str
+    eqn_version: str
+    runtime: str
+    calibrated: bool
+    threshold: float
+
+
+class AnnotateResponse(BaseModel):
+    threshold: float
+    calibrated: bool
+    provenance: Provenance
+    results: list[TextAnnotation]

@@ -1,0 +1,173 @@
+"""What the service runs: its limits, the model being served and its micro-batcher,
+swapped as one so that every answer names the version that gave it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from eqn.errors import ConfigError
+from eqn.model.inference import InferenceModel
+from eqn.model.scoring import ScoredTexts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Request limits and batching settings, validated once."""
+
+    max_texts: int = 64
+    max_text_chars: int = 5000
+    # A micro-batch takes whatever is waiting, up to max_batch texts, and scores it in
+    # length-sorted sub-batches of inference_batch, so little compute goes to padding.
+    max_batch: int = 256
+    inference_batch: int = 32
+    max_wait_ms: float = 5.0
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_rows: int = 10_000
+    # File jobs run one at a time beside the text requests; this many may wait (429 above).
+    max_queued_uploads: int = 4
+
+    def __post_init__(self) -> None:
+        names = (
+            "max_texts",
+            "max_text_chars",
+            "max_batch",
+            "inference_batch",
+            "max_upload_bytes",
+            "max_upload_rows",
+            "max_queued_uploads",
+        )
+        for name in names:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_wait_ms < 0:
+            raise ConfigError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+class MicroBatcher:
+    """Collects texts from concurrent requests and scores them together."""
+
+    def __init__(self, model: InferenceModel, limits: ServiceLimits) -> None:
+        self.model = model
+        self.limits = limits
+        self.queue: asyncio.Queue[tuple[list[str], asyncio.Future[ScoredTexts]]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.batches = 0
+        # Text requests have a thread of their own, so file jobs never hold them up.
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="eqn-texts")
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def score(self, texts: list[str]) -> ScoredTexts:
+        future: asyncio.Future[ScoredTexts] = asyncio.get_running_loop().create_future()
+        await self.queue.put((texts, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self.queue.get()
+            pending = [first]
+            size = len(first[0])
+            deadline = loop.time() + self.limits.max_wait_ms / 1000
+            while size < self.limits.max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), timeout)
+                except asyncio.TimeoutError:
+                    break
+                pending.append(item)
+                size += len(item[0])
+            texts = [text for batch, _ in pending for text in batch]
+            try:
+                scored = await loop.run_in_executor(self.executor, self._score, texts)
+            except Exception:  # score each request alone, so one cannot fail the others
+                for batch, future in pending:
+                    try:
+                        alone = await loop.run_in_executor(self.executor, self._score, batch)
+                    except Exception as error:
+                        if not future.done():
+                            future.set_exception(error)
+                    else:
+                        if not future.done():
+                            future.set_result(alone)
+                continue
+            self.batches += 1
+            offset = 0
+            for batch, future in pending:
+                if not future.done():
+                    future.set_result(scored.rows(offset, offset + len(batch)))
+                offset += len(batch)
+
+    def _score(self, texts: list[str]) -> ScoredTexts:
+        # Uncalibrated here, so requests that ask for either can share a batch.
+        return self.model.score(texts, self.limits.inference_batch, calibrated=False)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """One model and the batcher that scores for it: replaced together, never half."""
+
+    model: InferenceModel
+    batcher: MicroBatcher
+
+    @property
+    def version(self) -> str:
+        return self.model.model_hash
+
+
+class ModelHolder:
+    """The model the service answers with. :meth:`swap` replaces it atomically: a
+    request holds the :class:`Serving` it started with until it answers."""
+
+    def __init__(self, limits: ServiceLimits, model: InferenceModel | None = None) -> None:
+        self.limits = limits
+        self.pending = model  # loaded, not yet serving (no event loop yet)
+        self.current: Serving | None = None
+        self.error: str | None = None
+
+    def swap(self, model: InferenceModel) -> Serving:
+        """Serve ``model`` from the next request on; the old batcher is stopped after."""
+        batcher = MicroBatcher(model, self.limits)
+        batcher.start()
+        old, self.current = self.current, Serving(model, batcher)
+        self.pending = None
+        if old is not None:
+            asyncio.get_running_loop().create_task(old.batcher.stop())
+        return self.current
+
+    def serving(self) -> Serving:
+        """The current model, or 503 while none is ready."""
+        if self.current is None and self.pending is not None and self.error is None:
+            # A host that runs no lifespan (some test clients) still gets a batcher.
+            self.swap(self.pending)
+        if self.current is None:
+            raise ServiceError(503, self.error or "the model is still loading; retry shortly")
+        return self.current
+
+    async def stop(self) -> None:
+        if self.current is not None:
+            await self.current.batcher.stop()

@@ -1,0 +1,77 @@
+"""File uploads: a bounded queue of file jobs, copying with a size limit, and the
+Content-Disposition of the annotated file."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.responses import JSONResponse
+
+from eqn.service.serving import ServiceError
+
+
+class UploadQueue:
+    """File jobs, one at a time in a thread of their own; a full queue answers 429."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.waiting = 0
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="eqn-uploads")
+
+    async def run(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.waiting >= self.size:
+            raise ServiceError(
+                429, f"{self.waiting} file jobs are already queued; retry shortly", limit=self.size
+            )
+        self.waiting += 1
+        try:
+            call = functools.partial(function, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        finally:
+            self.waiting -= 1
+
+
+def copy_limited(source: Any, target: Path, limit: int) -> int:
+    """Copy an upload to disk in blocks; stop once past ``limit`` bytes."""
+    copied = 0
+    with target.open("wb") as out:
+        while block := source.read(1 << 20):
+            copied += len(block)
+            if copied > limit:
+                break
+            out.write(block)
+    return copied
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition header for any file name (RFC 6266: ASCII fallback + UTF-8)."""
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+class UploadSizeLimit:
+    """Refuse an upload by its declared size before reading it (413), or without one (411)."""
+
+    def __init__(self, app: Any, path: str, limit: int) -> None:
+        self.app, self.path, self.limit = app, path, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "POST":
+            headers = dict(scope.get("headers") or [])
+            declared = headers.get(b"content-length")
+            status, message = 0, ""
+            if declared is None or not declared.isdigit():
+                status, message = 411, "send the upload with a Content-Length header"
+            elif int(declared) > self.limit + 64 * 1024:  # room for the multipart framing
+                status = 413
+                message = f"the file is larger than the limit of {self.limit} bytes"
+            if status:
+                response = JSONResponse({"error": message, "limit": self.limit}, status)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
