@@ -77,27 +77,69 @@ def render(batch: AnnotatedEnergies, top: int = 5) -> None:
         )
 
 
+InputsOpt = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="CSV/TSV/JSONL/Parquet files or folders; '-' reads one text per line from stdin."
+    ),
+]
+
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output file ('-': standard output), or folder for several inputs "
+        "(default: NAME.eqn.FORMAT).",
+    ),
+]
+
+UncalibratedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--uncalibrated",
+        help="The model's own energies (the paper's, clipped to 0-10) and their threshold, "
+        "instead of calibrated ones.",
+    ),
+]
+
+FmtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="Output format: csv, tsv, jsonl, parquet or label-studio (a JSON array of "
+        "pre-annotated tasks; default: the input's format); for --text "
+        "and stdin, json or jsonl prints the annotation objects instead of the table.",
+    ),
+]
+
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        help="local (this process) or ray (a pool of Ray actors, one model each; needs "
+        "the ray extra). Same outputs either way."
+    ),
+]
+
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to join (default: RAY_ADDRESS, or a local cluster)."),
+]
+
+RayActorsOpt = Annotated[
+    int | None,
+    typer.Option(help="Ray actors (default: one per cluster CPU, or per GPU)."),
+]
+
+
 @reporting_errors
 def command(
-    inputs: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="CSV/TSV/JSONL/Parquet files or folders; '-' reads one text per line from stdin."
-        ),
-    ] = None,
+    inputs: InputsOpt = None,
     text: Annotated[
         list[str] | None, typer.Option("--text", "-t", help="A text to annotate (repeatable).")
     ] = None,
     model_path: ModelOpt = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Output file ('-': standard output), or folder for several inputs "
-            "(default: NAME.eqn.FORMAT).",
-        ),
-    ] = None,
+    output: OutputOpt = None,
     text_col: Annotated[str, typer.Option("--text-col", help="Column holding the text.")] = "text",
     threshold: Annotated[
         float | None,
@@ -106,23 +148,8 @@ def command(
     raw: Annotated[
         bool, typer.Option("--raw", help="Keep unthresholded energies in the columns.")
     ] = False,
-    uncalibrated: Annotated[
-        bool,
-        typer.Option(
-            "--uncalibrated",
-            help="The model's own energies (the paper's, clipped to 0-10) and their threshold, "
-            "instead of calibrated ones.",
-        ),
-    ] = False,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="Output format: csv, tsv, jsonl, parquet or label-studio (a JSON array of "
-            "pre-annotated tasks; default: the input's format); for --text "
-            "and stdin, json or jsonl prints the annotation objects instead of the table.",
-        ),
-    ] = None,
+    uncalibrated: UncalibratedOpt = False,
+    fmt: FmtOpt = None,
     resume: Annotated[
         bool, typer.Option(help="Continue an interrupted run without redoing rows.")
     ] = False,
@@ -144,21 +171,9 @@ def command(
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
     runtime: RuntimeOpt = "auto",
-    engine: Annotated[
-        str,
-        typer.Option(
-            help="local (this process) or ray (a pool of Ray actors, one model each; needs "
-            "the ray extra). Same outputs either way."
-        ),
-    ] = "local",
-    ray_address: Annotated[
-        str | None,
-        typer.Option(help="Ray cluster to join (default: RAY_ADDRESS, or a local cluster)."),
-    ] = None,
-    ray_actors: Annotated[
-        int | None,
-        typer.Option(help="Ray actors (default: one per cluster CPU, or per GPU)."),
-    ] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_actors: RayActorsOpt = None,
 ) -> None:
     """Annotate texts with an energy per emotion, the macro-emotion and micro-emotions."""
     from eqn.annotation.options import AnnotateOptions

@@ -85,18 +85,47 @@ def results_table(title: str, record: dict[str, Any], stages: list[str]) -> Tabl
     return table
 
 
+StageOpt = Annotated[
+    str,
+    typer.Option(
+        help="Stages, comma-separated: all (coeqn,relabel,eqn), coeqn, relabel, eqn, "
+        "S, M, or baseline (S for single-label data, M for multi-label)."
+    ),
+]
+
+WarmStartOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--warm-start/--fresh-start",
+        help="Model 2 starts from Model 1's weights, or from the pretrained ones. "
+        "Default: warm for single-label data with the transformer, else fresh.",
+        show_default=False,
+    ),
+]
+
+RelabelFoldsOpt = Annotated[
+    int,
+    typer.Option(
+        help="1: relabel with Model 1 (the paper). K >= 2: relabel out of fold, each "
+        "text scored by a Model 1 trained on the other K-1 folds."
+    ),
+]
+
+TeachersOpt = Annotated[
+    int,
+    typer.Option(
+        help="N >= 2: relabel with the mean energies of N CoEQN teachers of their own "
+        "seeds (seed*N .. seed*N+N-1); then 'all' means relabel,eqn."
+    ),
+]
+
+
 @with_dataset_options
 @reporting_errors
 def command(
     dataset: DatasetArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for models and run.json.")],
-    stage: Annotated[
-        str,
-        typer.Option(
-            help="Stages, comma-separated: all (coeqn,relabel,eqn), coeqn, relabel, eqn, "
-            "S, M, or baseline (S for single-label data, M for multi-label)."
-        ),
-    ] = "all",
+    stage: StageOpt = "all",
     backbone: Annotated[
         str, typer.Option(help="ann, cnn, lstm, textcnn or transformer.")
     ] = "transformer",
@@ -117,29 +146,9 @@ def command(
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
     lr: Annotated[float | None, typer.Option(help="Learning rate (backbone default).")] = None,
     head_lr: Annotated[float | None, typer.Option(help="Head learning rate.")] = None,
-    warm_start: Annotated[
-        bool | None,
-        typer.Option(
-            "--warm-start/--fresh-start",
-            help="Model 2 starts from Model 1's weights, or from the pretrained ones. "
-            "Default: warm for single-label data with the transformer, else fresh.",
-            show_default=False,
-        ),
-    ] = None,
-    relabel_folds: Annotated[
-        int,
-        typer.Option(
-            help="1: relabel with Model 1 (the paper). K >= 2: relabel out of fold, each "
-            "text scored by a Model 1 trained on the other K-1 folds."
-        ),
-    ] = 1,
-    teachers: Annotated[
-        int,
-        typer.Option(
-            help="N >= 2: relabel with the mean energies of N CoEQN teachers of their own "
-            "seeds (seed*N .. seed*N+N-1); then 'all' means relabel,eqn."
-        ),
-    ] = 1,
+    warm_start: WarmStartOpt = None,
+    relabel_folds: RelabelFoldsOpt = 1,
+    teachers: TeachersOpt = 1,
     teacher_loss: Annotated[str, typer.Option(help="The teachers' loss: mse or bce.")] = "mse",
     resume: Annotated[
         bool, typer.Option(help="Reuse finished stages; continue from checkpoints.")

@@ -86,9 +86,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def report_markdown(result: dict[str, Any]) -> str:
     """The report's tables: paper Tables 4, 5, 6, the thresholded metrics, and notes."""
-    paper = result["paper"]
     honest = result["thresholded"]
-    hits = paper["hits_by_label_count"]
     parts = [
         f"# {result['model']} on {result['dataset']} ({result['split']})",
         f"{result['samples']} texts, {len(result['labels'])} labels.",
@@ -96,6 +94,54 @@ def report_markdown(result: dict[str, Any]) -> str:
         _table(["metric", "value"], [[k, v] for k, v in result["headline"].items()]),
         "## What top-k_i assumes",
         TOP_K_NOTE,
+        *_paper_tables(result),
+        "## Thresholded metrics (thresholds tuned on dev)",
+        _table(
+            ["thresholds", "macro P", "macro R", "macro F1", "micro F1", "exact match"],
+            [
+                [
+                    f"global h={honest['global']['threshold']:.2f}",
+                    *honest["global"]["macro"].values(),
+                    honest["global"]["micro"]["f1"],
+                    honest["global"]["exact_match"],
+                ],
+                [
+                    "per label",
+                    *honest["per_label"]["macro"].values(),
+                    honest["per_label"]["micro"]["f1"],
+                    honest["per_label"]["exact_match"],
+                ],
+            ],
+        ),
+        "## Calibration",
+        "Expected calibration error of energy/10 against the gold share, 10 bins: "
+        f"{result['calibration_uncalibrated']['ece']:.4f} for the model's own energies"
+        + (
+            f", {result['calibration']['ece']:.4f} after calibration on dev (the energies "
+            "this report scores)."
+            if result.get("calibrated")
+            else " (the model has no calibration)."
+        ),
+        "## Micro-emotions",
+        _micro_markdown(result["micro_emotions"]),
+    ]
+    parts += _stability_sections(result)
+    if "baseline" in result:
+        parts += [
+            "## Baseline",
+            _table(
+                ["metric", "baseline"], [[k, v] for k, v in result["baseline"]["headline"].items()]
+            ),
+        ]
+    parts += ["## Figures"] + [f"![{f}]({f})" for f in FIGURES]
+    return "\n\n".join(parts) + "\n"
+
+
+def _paper_tables(result: dict[str, Any]) -> list[str]:
+    """The paper's Tables 4, 5 and 6 (top-k_i), and its sample-averaged scores."""
+    paper = result["paper"]
+    hits = paper["hits_by_label_count"]
+    return [
         "## Table 4: hits by gold-label count (top-k_i)",
         _table(
             ["gold labels", "texts", "gold labels total", "hits", "hit rate"],
@@ -146,36 +192,12 @@ def report_markdown(result: dict[str, Any]) -> str:
         f"Sample-averaged (eq. 10-15): P {paper['sample']['precision']:.4f}, "
         f"R {paper['sample']['recall']:.4f}, F1 {paper['sample']['f1']:.4f}. "
         f"Accuracy by max() on single-label texts: {paper['accuracy_by_max']:.4f}.",
-        "## Thresholded metrics (thresholds tuned on dev)",
-        _table(
-            ["thresholds", "macro P", "macro R", "macro F1", "micro F1", "exact match"],
-            [
-                [
-                    f"global h={honest['global']['threshold']:.2f}",
-                    *honest["global"]["macro"].values(),
-                    honest["global"]["micro"]["f1"],
-                    honest["global"]["exact_match"],
-                ],
-                [
-                    "per label",
-                    *honest["per_label"]["macro"].values(),
-                    honest["per_label"]["micro"]["f1"],
-                    honest["per_label"]["exact_match"],
-                ],
-            ],
-        ),
-        "## Calibration",
-        "Expected calibration error of energy/10 against the gold share, 10 bins: "
-        f"{result['calibration_uncalibrated']['ece']:.4f} for the model's own energies"
-        + (
-            f", {result['calibration']['ece']:.4f} after calibration on dev (the energies "
-            "this report scores)."
-            if result.get("calibrated")
-            else " (the model has no calibration)."
-        ),
-        "## Micro-emotions",
-        _micro_markdown(result["micro_emotions"]),
     ]
+
+
+def _stability_sections(result: dict[str, Any]) -> list[str]:
+    """Agreement with another model (``eqn evaluate --against``), if it was measured."""
+    parts: list[str] = []
     if "stability" in result:
         stability = result["stability"]
         parts += [
@@ -214,15 +236,7 @@ def report_markdown(result: dict[str, Any]) -> str:
                     ],
                 ),
             ]
-    if "baseline" in result:
-        parts += [
-            "## Baseline",
-            _table(
-                ["metric", "baseline"], [[k, v] for k, v in result["baseline"]["headline"].items()]
-            ),
-        ]
-    parts += ["## Figures"] + [f"![{f}]({f})" for f in FIGURES]
-    return "\n\n".join(parts) + "\n"
+    return parts
 
 
 def _micro_markdown(micro: dict[str, Any]) -> str:
