@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from eqn.data import Dataset, DatasetSplits, ReaderOptions, load_dataset, read_table
 from eqn.errors import ConfigError, EqnError, InputError, ModelError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from eqn.lazy import lazy_attributes
 

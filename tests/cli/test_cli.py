@@ -270,5 +270,24 @@ def test_terminal_bars_grow_with_the_energy():
 
     values = [0.0, 0.2, 0.25, 0.43, 0.5, 0.71, 1.0, 2.45, 9.99, 10.0]
     lengths = [len(energy_bar(v).replace("▌", "")) + 0.5 * energy_bar(v).count("▌") for v in values]
-    assert lengths == sorted(lengths) and lengths[-1] == 10.0
+    assert lengths == sorted(lengths) and lengths[-1] == 20.0  # 20 cells for 0-10
     assert len(energy_bar(0.43)) <= len(energy_bar(0.71))
+
+
+def test_library_words_become_flags_in_cli_messages():
+    from eqn.cli.common import in_cli_words
+
+    assert in_cli_words("it exists; pass force=True to replace it") == (
+        "it exists; use --force to replace it"
+    )
+    assert in_cli_words("continue it with resume=True") == "continue it with --resume"
+    assert in_cli_words("start again with resume=False") == "start again without --resume"
+    assert in_cli_words("keep unknown=True as is") == "keep unknown=True as is"
+
+
+def test_version_flag():
+    import eqn
+    from eqn.cli import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"eqn {eqn.__version__}"

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from eqn.core import energy as E
+from eqn.errors import InputError
 
 # A worked example in the shape of the paper's Table 1: three samples, three labels.
 # Sample 0 has label A, sample 1 labels A and C, sample 2 label B.
@@ -17,7 +18,7 @@ def test_full_labels_map_gold_to_max_and_rest_to_zero():
 
 
 def test_full_labels_refuse_non_positive_max():
-    with pytest.raises(ValueError, match="max_energy must be positive"):
+    with pytest.raises(InputError, match="max_energy must be positive"):
         E.full_labels(GOLD, max_energy=0)
 
 
@@ -27,9 +28,9 @@ def test_label_regression_restores_gold_and_keeps_clipped_model_energies():
 
 
 def test_label_regression_checks_shapes():
-    with pytest.raises(ValueError, match="gold has shape"):
+    with pytest.raises(InputError, match="gold has shape"):
         E.label_regression(GOLD[:2], MODEL_1)
-    with pytest.raises(ValueError, match="energies must be a 2-D array"):
+    with pytest.raises(InputError, match="energies must be a 2-D array"):
         E.label_regression(GOLD, MODEL_1[0])
 
 
@@ -46,7 +47,7 @@ def test_top_k_breaks_ties_by_label_order():
 
 
 def test_top_k_rejects_k_out_of_range():
-    with pytest.raises(ValueError, match="k must be between 0"):
+    with pytest.raises(InputError, match="k must be between 0"):
         E.classify_top_k(MODEL_1, 4)
 
 

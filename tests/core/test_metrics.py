@@ -4,6 +4,7 @@ from sklearn.metrics import f1_score
 
 from eqn.core import energy as E
 from eqn.core import metrics as M
+from eqn.errors import InputError
 
 LABELS = ["a", "b", "c"]
 # Four samples; sample 3 has two gold labels. Label c never appears in gold.
@@ -128,7 +129,7 @@ def test_evaluate_energies_and_headline():
 
 
 def test_shape_mismatch_is_refused():
-    with pytest.raises(ValueError, match="must be 2-D arrays of the same shape"):
+    with pytest.raises(InputError, match="must be 2-D arrays of the same shape"):
         M.sample_prf(ENERGIES, GOLD[:2])
-    with pytest.raises(ValueError, match="label names for 3 columns"):
+    with pytest.raises(InputError, match="label names for 3 columns"):
         M.per_label_prf(GOLD, GOLD, ["a"])

@@ -40,9 +40,21 @@ def configure_logging(verbose: bool) -> None:
     )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        console.print(f"eqn {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     configure_logging(verbose)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,14 +52,39 @@ PARAMETER_FLAGS = {
     "actors": "--ray-actors",
     "label": "--label",
     "batch_size": "--batch-size",
+    "fmt": "--format",
+    "chunk_rows": "--chunk-rows",
+    "label_sep": "--label-sep",
+    "max_steps": "--max-steps",
+    "teachers": "--teachers",
+    "warm_start": "--warm-start",
 }
+# The library's words for an argument ("pass force=True"), in the CLI's ("use --force").
+_API_ARGUMENT = re.compile(r"\b(pass |set |with )?([a-z_]+)=(True|False)\b")
 
 EXIT_BAD_INPUT = 2
 
 
+def in_cli_words(message: str) -> str:
+    """A library message with its arguments named as flags: ``pass force=True`` becomes
+    ``use --force``, ``resume=False`` becomes ``without --resume``."""
+
+    def as_flag(match: re.Match[str]) -> str:
+        verb, name, value = match.groups()
+        flag = PARAMETER_FLAGS.get(name)
+        if flag is None:
+            return match.group(0)
+        if value == "False":
+            return f"without {flag}"
+        return f"{'with' if verb == 'with ' else 'use'} {flag}" if verb else flag
+
+    return _API_ARGUMENT.sub(as_flag, message)
+
+
 def fail(message: str, flag: str | None = None) -> NoReturn:
     """Print a clean error (and the flag that fixes it) and exit with status 2."""
-    hint = f" (option: {flag})" if flag else ""
+    message = in_cli_words(message)
+    hint = f" (option: {flag})" if flag and flag not in message else ""
     err_console.print(
         f"[bold red]error:[/] {escape(message)}{escape(hint)}", markup=True, soft_wrap=True
     )

@@ -15,6 +15,7 @@ import numpy as np
 
 from eqn.core.annotation import label_sets
 from eqn.core.scale import MAX_ENERGY
+from eqn.errors import InputError
 
 # Deprecated alias of eqn.core.scale.MAX_ENERGY (0.3); removed in 0.4.
 DEFAULT_MAX_ENERGY = MAX_ENERGY
@@ -24,22 +25,22 @@ DEFAULT_GRID_STEP = 0.05
 def _as_energies(energies: np.ndarray) -> np.ndarray:
     values = np.asarray(energies, dtype=np.float64)
     if values.ndim != 2:
-        raise ValueError(f"energies must be a 2-D array (n_samples, n_labels), got {values.shape}")
+        raise InputError(f"energies must be a 2-D array (n_samples, n_labels), got {values.shape}")
     return values
 
 
 def _as_gold(gold: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
     values = np.asarray(gold).astype(bool)
     if values.ndim != 2:
-        raise ValueError(f"gold must be a 2-D multi-hot array, got shape {values.shape}")
+        raise InputError(f"gold must be a 2-D multi-hot array, got shape {values.shape}")
     if shape is not None and values.shape != shape:
-        raise ValueError(f"gold has shape {values.shape} but energies have shape {shape}")
+        raise InputError(f"gold has shape {values.shape} but energies have shape {shape}")
     return values
 
 
 def _check_max(max_energy: float) -> None:
     if not max_energy > 0:
-        raise ValueError(f"max_energy must be positive, got {max_energy}")
+        raise InputError(f"max_energy must be positive, got {max_energy}")
 
 
 def full_labels(
@@ -56,7 +57,7 @@ def full_labels(
         return np.where(mask, max_energy, 0.0).astype(np.float32)
     graded = np.asarray(intensity, dtype=np.float64)
     if graded.shape != mask.shape:
-        raise ValueError(f"intensity has shape {graded.shape} but gold has shape {mask.shape}")
+        raise InputError(f"intensity has shape {graded.shape} but gold has shape {mask.shape}")
     return np.where(mask, max_energy * np.clip(graded, 0.0, 1.0), 0.0).astype(np.float32)
 
 
@@ -97,7 +98,7 @@ def classify_top_k(energies: np.ndarray, k: int | Sequence[int] | np.ndarray) ->
     n, c = values.shape
     ks = np.broadcast_to(np.asarray(k, dtype=int), (n,))
     if (ks < 0).any() or (ks > c).any():
-        raise ValueError(f"k must be between 0 and the number of labels ({c})")
+        raise InputError(f"k must be between 0 and the number of labels ({c})")
     # A stable sort on -energy keeps ties in label order, so results are deterministic.
     order = np.argsort(-values, axis=1, kind="stable")
     ranks = np.empty_like(order)

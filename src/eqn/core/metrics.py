@@ -24,13 +24,14 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from eqn.core import energy as E
 from eqn.core.scale import MAX_ENERGY
+from eqn.errors import InputError
 
 
 def _check(energies: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(energies, dtype=np.float64)
     true = np.asarray(gold).astype(bool)
     if values.shape != true.shape or values.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"energies {values.shape} and gold {true.shape} must be 2-D arrays of the same shape"
         )
     return values, true
@@ -71,7 +72,7 @@ def per_label_prf(
     """Per-label P/R/F1 with their macro average and standard deviation (paper Table 6)."""
     pred, true = _check(prediction, gold)
     if len(labels) != pred.shape[1]:
-        raise ValueError(f"got {len(labels)} label names for {pred.shape[1]} columns")
+        raise InputError(f"got {len(labels)} label names for {pred.shape[1]} columns")
     precision, recall, f1, support = precision_recall_fscore_support(
         true.astype(int),
         pred.astype(int),
@@ -245,7 +246,7 @@ def pearson_matrix(energies: np.ndarray) -> np.ndarray:
     """
     values = np.asarray(energies, dtype=np.float64)
     if values.ndim != 2:
-        raise ValueError(f"energies must be 2-D, got shape {values.shape}")
+        raise InputError(f"energies must be 2-D, got shape {values.shape}")
     with np.errstate(invalid="ignore", divide="ignore"):
         matrix = np.corrcoef(values, rowvar=False)
     matrix = np.atleast_2d(np.nan_to_num(matrix, nan=0.0))
@@ -346,7 +347,7 @@ def energy_agreement(
     a = np.asarray(first, dtype=np.float64)
     b = np.asarray(second, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"the two models' energies differ in shape: {a.shape} and {b.shape}")
+        raise InputError(f"the two models' energies differ in shape: {a.shape} and {b.shape}")
     per_label = {}
     with warnings.catch_warnings():
         # A label one model never scores above 0 has no rank order: reported as 0.

@@ -276,7 +276,7 @@ class EQN(InferenceModel):
         return self
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str], device: str = "cpu") -> EQN:
+    def load(cls, directory: str | os.PathLike[str], device: str = "auto") -> EQN:
         """Load a model saved by :meth:`save`; energies are bit-identical on the same device."""
         source = Path(directory)
         summary = read_summary(source)
@@ -321,7 +321,7 @@ def _load_weights(model: EnergyModel, path: Path) -> None:
         )
 
 
-def load(path: str | os.PathLike[str] | None = None, device: str = "cpu") -> EQN:
+def load(path: str | os.PathLike[str] | None = None, device: str = "auto") -> EQN:
     """Load a saved model (on ``device``) with torch; with no path, the default GoEmotions model."""
     return EQN.load(Path(path) if path is not None else default_model_dir(), device=device)
 
