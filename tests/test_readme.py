@@ -22,6 +22,8 @@ import pytest
 from tests.conftest import ROOT, SENTENCES
 
 README = ROOT / "README.md"
+# The pages the README links to: their commands must work as pasted too.
+DOCS = [ROOT / "docs" / "usage.md", ROOT / "docs" / "training.md"]
 # Commands that need something this machine may not have, and what they must say then.
 NEEDS = {
     "--device cuda": "sees no CUDA GPU",
@@ -31,26 +33,28 @@ NEEDS = {
 SLOW = ("eqn train", "eqn compare", "eqn evaluate", "eqn calibrate")
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(
-        rf"^```{language}\n(.*?)^```$", README.read_text(encoding="utf-8"), re.M | re.S
-    )
+def blocks(language: str, page: Path = README) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", page.read_text(encoding="utf-8"), re.M | re.S)
 
 
 def commands() -> list[str]:
     found = []
-    for block in blocks("bash")[2:]:  # after the newcomer's two
+    pages = blocks("bash")[2:] + [b for page in DOCS for b in blocks("bash", page)]
+    for block in pages:  # after the newcomer's two
         joined = block.replace("\\\n", " ")
         for line in joined.splitlines():
             command = re.sub(r"\s+#.*$", "", line).strip()
             if command:
                 found.append(command)
-    return found
+    return list(dict.fromkeys(found))  # a command shown on two pages runs once
 
 
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory) -> Path:
+def scratch(tmp_path_factory, tiny_model_dir) -> Path:
+    import shutil
+
     folder = tmp_path_factory.mktemp("readme")
+    shutil.copytree(tiny_model_dir, folder / "runs" / "mine" / "eqn")  # "your own model"
     (folder / "notes.txt").write_text("\n".join(t for t, _ in SENTENCES[:4]) + "\n", "utf-8")
     with (folder / "reviews.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -77,7 +81,10 @@ def run(command: str, folder: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_readme_has_usage_commands():
     assert len(commands()) >= 10
-    assert blocks("bash")[1].strip() == ".venv/bin/python -m pytest -q"
+    tests = blocks("bash")[1]
+    assert tests.strip().endswith(".venv/bin/python -m pytest -q")
+    for gate in ("ruff check .", "ruff format --check .", "mypy", "lint-imports"):
+        assert gate in tests
 
 
 @pytest.mark.parametrize("command", commands())
@@ -97,8 +104,8 @@ def test_each_readme_command_works_as_pasted(command, scratch):
     assert result.returncode == 0, f"{command}\n{result.stdout[-800:]}\n{result.stderr[-1500:]}"
 
 
-def test_the_readme_python_example_runs(scratch):
-    example = blocks("python")[0]
+@pytest.mark.parametrize("example", blocks("python") + blocks("python", DOCS[0]))
+def test_the_python_examples_run(scratch, example):
     result = subprocess.run(
         [sys.executable, "-c", example],
         cwd=scratch,

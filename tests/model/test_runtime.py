@@ -25,3 +25,16 @@ def test_bad_runtime_choices_are_clear_errors(tiny_model_dir):
     with pytest.raises(ConfigError, match="ONNX runtimes run transformer models"):
         load_model(tiny_model_dir, device="cpu", runtime="onnx")
     assert isinstance(load_model(tiny_model_dir, device="cpu"), EQN)  # auto: torch for LSTM
+
+
+def test_a_run_folder_names_the_model_inside_it(tiny_model_dir, tmp_path):
+    import shutil
+
+    import pytest
+
+    from eqn.errors import ModelError
+    from eqn.model.runtime import load_model
+
+    shutil.copytree(tiny_model_dir, tmp_path / "run" / "eqn")
+    with pytest.raises(ModelError, match=r"training run's folder, not a model: its model is .*eqn"):
+        load_model(tmp_path / "run")

@@ -42,6 +42,8 @@ MODEL_FORMAT = "eqn-model/2"
 READABLE_FORMATS = ("eqn-model/1", MODEL_FORMAT)
 
 DEFAULT_MODEL_NAME = "goemotions-minilm-eqn"
+# The models a training run's folder holds, the one to annotate with first.
+RUN_MODELS = ("eqn", "M", "S", "coeqn")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / DEFAULT_MODEL_NAME
 
 
@@ -320,6 +322,13 @@ def read_summary(source: Path) -> dict[str, Any]:
     """The saved folder's ``config.json``, checked for a readable format."""
     config_path = source / CONFIG_FILE
     if not config_path.is_file():
+        inside = [source / name for name in RUN_MODELS if (source / name / CONFIG_FILE).is_file()]
+        if inside:
+            raise ModelError(
+                f"{source} is a training run's folder, not a model: its model is "
+                f"{inside[0]} ({', '.join(str(p) for p in inside)} are the ones it holds)",
+                parameter="model",
+            )
         raise ModelError(f"{source} is not an eqn model folder: it has no {CONFIG_FILE}")
     try:
         summary = json.loads(config_path.read_text(encoding="utf-8"))
