@@ -196,7 +196,7 @@ def _paper_tables(result: dict[str, Any]) -> list[str]:
 
 
 def _stability_sections(result: dict[str, Any]) -> list[str]:
-    """Agreement with another model (``eqn evaluate --against``), if it was measured."""
+    """Agreement with another model (``against`` in ``evaluate_model``), if it was measured."""
     parts: list[str] = []
     if "stability" in result:
         stability = result["stability"]
