@@ -152,6 +152,11 @@ def _limited(
         yield chunk
 
 
+def staging_folder(target: Path) -> Path:
+    """The hidden folder beside ``target`` where an unfinished run keeps its parts."""
+    return target.with_name(f".{target.name}.parts")
+
+
 @dataclass(frozen=True)
 class OutputPlan:
     """Where one file's annotation goes, in which format, with which resolved options."""
@@ -165,7 +170,7 @@ class OutputPlan:
 
     @property
     def staging(self) -> Path:
-        return self.target.with_name(f".{self.target.name}.parts")
+        return staging_folder(self.target)
 
 
 def plan_output(
@@ -411,8 +416,7 @@ def annotate_paths(
             target = Path(output) / default_output(file, fmt).name
         else:
             target = Path(output)
-        staging = target.with_name(f".{target.name}.parts")
-        if options.resume and target.is_file() and not staging.exists():
+        if options.resume and target.is_file() and not staging_folder(target).exists():
             logger.info("%s is complete: skipped", target)
             total.skipped.append(str(target))
             continue
