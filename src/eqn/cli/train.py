@@ -164,7 +164,7 @@ def command(
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
-    from eqn.experiments.pipeline import RelabelOptions, run_pipeline
+    from eqn.experiments.pipeline import RelabelOptions, run_pipeline, verdict
     from eqn.model.config import ModelConfig
 
     splits = data.load(dataset).limit(max_train, max_eval, data.seed)
@@ -205,4 +205,9 @@ def command(
         device=device,
     )
     console.print(results_table(f"{dataset}: test split", record, stages))
+    last = next(
+        (name for name in reversed(stages) if "dev" in record["stages"].get(name, {})), None
+    )
+    if last is not None:
+        console.print(verdict(record, last), markup=False)
     console.print(f"run record: {out / 'run.json'}", markup=False)

@@ -376,6 +376,34 @@ def training_warnings(model: EQN, splits: DatasetSplits) -> list[str]:
     return warnings
 
 
+def dev_against_chance(model: EQN, splits: DatasetSplits) -> dict[str, float | None]:
+    """The model's best dev score during training and the score of learning nothing."""
+    scores = [h["dev_score"] for h in model.history_ if "dev_score" in h]
+    return {
+        "best": max(scores) if scores else None,
+        "chance": chance_score(splits.dev.gold, splits.train.is_multilabel),
+    }
+
+
+def verdict(record: dict[str, Any], stage: str) -> str:
+    """One plain sentence on whether the stage's model is worth using."""
+    result = record["stages"].get(stage, {})
+    dev = result.get("dev") or {}
+    best, chance = dev.get("best"), dev.get("chance")
+    where = result.get("model", stage)
+    if best is None or chance is None:
+        return f"{where}: no dev split scored it, so nothing says whether it is usable"
+    if best <= chance + 0.01:
+        return (
+            f"NOT USABLE: {where} scored {best:.3f} on dev, no better than a model that learned "
+            f"nothing ({chance:.3f}); give more data, more epochs, or another backbone"
+        )
+    return (
+        f"usable: {where} scored {best:.3f} on dev against {chance:.3f} for a model that "
+        f"learned nothing (+{best - chance:.3f}); annotate with -m {where}"
+    )
+
+
 def default_warm_start(multilabel: bool, backbone: str) -> bool:
     """Whether Model 2 starts from Model 1's weights when the user did not say.
 
@@ -521,6 +549,7 @@ class Pipeline:
         for warning in warnings:
             logger.warning("stage %s: %s", stage, warning)
         self.record["stages"][stage]["warnings"] = warnings
+        self.record["stages"][stage]["dev"] = dev_against_chance(model, self.splits)
         summary = M.headline(self.record["stages"][stage]["metrics"]["test"])
         logger.info("stage %s test: %s", stage, {k: round(v, 4) for k, v in summary.items()})
         write_json(self.folder.run_json, self.record)
