@@ -374,3 +374,19 @@ def test_count_rows_gives_progress_totals(tmp_path):
     pd.DataFrame({"text": ["a", "b", "c"]}).to_parquet(tmp_path / "a.parquet")
     assert count_rows(tmp_path / "a.parquet", "parquet") == 3
     assert count_rows(tmp_path / "missing.csv", "csv") is None
+
+
+def test_label_cells_with_another_separator_are_warned_about(tmp_path, caplog):
+    import logging
+
+    from eqn.data.readers import ReaderOptions, read_table
+
+    path = tmp_path / "pipes.csv"
+    path.write_text("text,labels\nI was scared and shocked,fear|surprise\nHappy,joy\n")
+    with caplog.at_level(logging.WARNING):
+        read_table(path, ReaderOptions())
+    assert "contain '|' (e.g. 'fear|surprise')" in caplog.text and "label_sep='|'" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        read_table(path, ReaderOptions(label_sep="|"))
+    assert "label cell" not in caplog.text

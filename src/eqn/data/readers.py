@@ -220,6 +220,26 @@ def _label_tokens(value: Any, sep: str | None) -> list[str]:
     return [token.strip() for token in tokens if token.strip()]
 
 
+LIKELY_LABEL_SEPARATORS = ("|", ";", ",")
+
+
+def _warn_unsplit_labels(tokens: Sequence[Sequence[str]], path: Path) -> None:
+    """Warn when label cells still hold a separator-like character after splitting: a
+    cell such as ``fear|surprise`` read with the default separator becomes one label."""
+    for mark in LIKELY_LABEL_SEPARATORS:
+        cells = [token for row in tokens for token in row if mark in token]
+        if cells:
+            logger.warning(
+                "%s: %d label cell(s) contain %r (e.g. %r) and were read as one label each; "
+                "if they hold several labels, set the label separator (label_sep=%r)",
+                path,
+                len(cells),
+                mark,
+                cells[0],
+                mark,
+            )
+
+
 def missing_column_error(
     column: str, found: Iterable[Any], path: Path | str, parameter: str = "text_col"
 ) -> InputError:
@@ -268,6 +288,7 @@ def _read_rows(path: Path, options: ReaderOptions, on_empty: OnEmpty) -> _RawRow
     else:
         raw_labels = frame[options.label_col].tolist()
         tokens = [_label_tokens(raw_labels[i], options.label_sep) for i in keep]
+        _warn_unsplit_labels(tokens, path)
     report = ReadReport(
         path=str(path),
         rows_read=len(raw_texts),
