@@ -259,7 +259,18 @@ def test_explain_gives_word_level_attributions(tiny_bert, tmp_path):
     body = json.loads(result.stdout)
     assert [t["token"] for t in body["tokens"]] == ["I", "am", "so", "happy", "today"]
     assert body["label"] == "joy" and 0 <= body["energy"] <= 10
-    shown = runner.invoke(app, ["explain", "--model", str(folder), "--text", "I am so happy"])
+    piped = runner.invoke(app, ["explain", "--model", str(folder), "--text", "I am so happy"])
+    assert piped.exit_code == 0, piped.output
+    lines = piped.stdout.strip().splitlines()  # piped: the attributions as plain text
+    assert [line.split("\t")[0] for line in lines[1:]] == ["I", "am", "so", "happy"]
+    assert all(float(line.split("\t")[1]) == float(line.split("\t")[1]) for line in lines[1:])
+    from eqn.cli import common
+
+    common.console._force_terminal = True  # a terminal: colours, and the legend
+    try:
+        shown = runner.invoke(app, ["explain", "--model", str(folder), "--text", "I am so happy"])
+    finally:
+        common.console._force_terminal = None
     assert shown.exit_code == 0 and "red raises it" in shown.output
     lstm = runner.invoke(app, ["explain", "--model", str(tmp_path / "m"), "--text", ""])
     assert lstm.exit_code == 2 and "empty text" in lstm.output

@@ -35,6 +35,14 @@ def command(
     if fmt == "json":
         sys.stdout.write(json.dumps(explanation.to_dict(), ensure_ascii=False) + "\n")
         return
+    if not console.is_terminal:
+        # Piped: colours are gone, so the attributions are written out as plain text.
+        sys.stdout.write(
+            f"{explanation.label}\tenergy {explanation.energy:.2f}\t"
+            f"uncalibrated {explanation.uncalibrated_energy:.2f}\n"
+        )
+        sys.stdout.writelines(f"{w.token}\t{w.attribution:+.4f}\n" for w in explanation.tokens)
+        return
     scale = max((abs(t.attribution) for t in explanation.tokens), default=1.0) or 1.0
     line = Text()
     for word in explanation.tokens:
