@@ -294,6 +294,8 @@ def test_library_words_become_flags_in_cli_messages():
     assert in_cli_words("continue it with resume=True") == "continue it with --resume"
     assert in_cli_words("start again with resume=False") == "start again without --resume"
     assert in_cli_words("keep unknown=True as is") == "keep unknown=True as is"
+    assert in_cli_words("Set text_col to one of them") == "Set --text-col to one of them"
+    assert in_cli_words("set no_such_thing") == "set no_such_thing"
 
 
 def test_version_flag():

@@ -19,6 +19,7 @@ from eqn.cli.common import (
     console,
     err_console,
     fail,
+    in_cli_words,
     reporting_errors,
 )
 from eqn.core.annotation import AnnotatedEnergies
@@ -278,7 +279,7 @@ def _annotate_files(
         err_console.print(provenance_line(summary.provenance), markup=False)
     if summary.failed:
         for problem in summary.failed:
-            err_console.print(f"failed: {problem}", markup=False)
+            err_console.print(f"failed: {in_cli_words(problem)}", markup=False)
         fail(
             f"{len(summary.failed)} of {len(summary.failed) + len(summary.outputs)} files "
             "could not be annotated; the others were written"

@@ -60,6 +60,7 @@ PARAMETER_FLAGS = {
     "warm_start": "--warm-start",
 }
 # The library's words for an argument ("pass force=True"), in the CLI's ("use --force").
+_API_NAME = re.compile(r"\b([Ss]et|[Pp]ass|[Gg]ive) ([a-z]+_[a-z_]+)\b")
 _API_ARGUMENT = re.compile(r"\b(pass |set |with )?([a-z_]+)=(True|False)\b")
 
 EXIT_BAD_INPUT = 2
@@ -78,7 +79,12 @@ def in_cli_words(message: str) -> str:
             return f"without {flag}"
         return f"{'with' if verb == 'with ' else 'use'} {flag}" if verb else flag
 
-    return _API_ARGUMENT.sub(as_flag, message)
+    def named(match: re.Match[str]) -> str:
+        verb, name = match.groups()
+        flag = PARAMETER_FLAGS.get(name)
+        return f"{verb} {flag}" if flag else match.group(0)
+
+    return _API_NAME.sub(named, _API_ARGUMENT.sub(as_flag, message))
 
 
 def fail(message: str, flag: str | None = None) -> NoReturn:
