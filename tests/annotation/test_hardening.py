@@ -82,7 +82,7 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_header(model, tmp_path):
         ("bom.csv", b"\xef\xbb\xbf", "no header and no rows"),
         ("null.jsonl", b'{"text": "a"}\nnull\n', "line 2: expected a JSON object"),
         ("number.jsonl", b'{"text": "a"}\n42\n', "line 2: expected a JSON object"),
-        ("quote.csv", b'text\n"never closed\n', "malformed input"),
+        ("quote.csv", b'text\n"never closed\n', "malformed CSV"),
         ("header.csv", b"text\n", "header but no rows"),
     ],
 )

@@ -194,8 +194,9 @@ def _read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[
         )
     except pd.errors.ParserError as error:
         raise InputError(
-            f"{path}: malformed line: {error}. Check the separator ({sep!r}) and quoting "
-            f"({quoting!r}), or fix that line"
+            _parser_problem(path, error, sep, options.header)
+            + f" (separator {sep!r}, quoting {quoting!r}); or fix that line",
+            parameter="sep",
         ) from None
     first_line = 2 if options.header else 1
     return frame, list(range(first_line, first_line + len(frame))), replaced
@@ -218,6 +219,28 @@ def _label_tokens(value: Any, sep: str | None) -> list[str]:
         return [str(int(value))]
     tokens = str(value).split(sep) if sep else [str(value)]
     return [token.strip() for token in tokens if token.strip()]
+
+
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields? in line (\d+), saw (\d+)")
+
+
+def _parser_problem(path: Path, error: Exception, sep: str | None, header: bool = True) -> str:
+    """A CSV parser's complaint in words a user can act on."""
+    found = _FIELD_COUNT.search(str(error))
+    if found is None:
+        return f"{path}: malformed CSV ({error}); check the separator and quoting"
+    expected, line, saw = found.groups()
+    no_header = (
+        "a file with no header row needs one naming its columns (eqn reads the first row as "
+        "the header); "
+        if header
+        else ""
+    )
+    return (
+        f"{path}: line {line} has {saw} fields, but the first row has {expected}. A text that "
+        f"holds the separator ({sep or ','!r}) must be quoted; {no_header}or the separator "
+        "is another one"
+    )
 
 
 LIKELY_LABEL_SEPARATORS = ("|", ";", ",")
@@ -665,5 +688,7 @@ def iter_chunks(
         raise _encoding_error(path, encoding, error) from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} has no header and no rows") from None
-    except (pd.errors.ParserError, ValueError) as error:
+    except pd.errors.ParserError as error:
+        raise InputError(_parser_problem(path, error, sep), parameter="sep") from None
+    except ValueError as error:
         raise InputError(f"{path}: malformed input near row {seen + 1}: {error}") from None
