@@ -14,6 +14,7 @@ import argparse
 import os
 import platform
 import random
+import sys
 import tempfile
 import traceback
 from collections import Counter
@@ -132,7 +133,8 @@ def check_reader(folder: Path, fmt: str, data: bytes) -> str:
     return "read"
 
 
-def main() -> None:
+def main() -> int:
+    """Print the table; exit status 1 if any case crashed or gave a wrong output."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annotate", type=int, default=600)
     parser.add_argument("--read", type=int, default=1600)
@@ -178,7 +180,9 @@ def main() -> None:
             f"| {name} | {total} | {outcomes[ok]} | {outcomes['typed error']} | "
             f"{count(outcomes, 'crash')} | {count(outcomes, 'wrong')} |"
         )
+    bad = sum(count(o, p) for o in (annotate_outcomes, read_outcomes) for p in ("crash", "wrong"))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

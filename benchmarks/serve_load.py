@@ -137,7 +137,7 @@ def main() -> None:
         cli_seconds = time.perf_counter() - begun
 
     from eqn.annotation.texts import annotate_texts
-    from eqn.model.estimator import load as load_model
+    from eqn.model.runtime import load_model  # the default runtime, as the server uses
 
     model = load_model(args.model)
     flat = [t for b in batches for t in b]
