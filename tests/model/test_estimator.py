@@ -2,6 +2,7 @@ import pytest
 
 from eqn.errors import ModelError
 from eqn.model import estimator, inference
+from eqn.model.estimator import EQN
 
 
 def test_load_without_a_default_model_says_what_to_do(monkeypatch, tmp_path):
@@ -96,3 +97,19 @@ def test_replacing_a_model_folder_keeps_its_model_card(tiny_model_dir, tiny_data
     model.save(folder, force=True)
     assert (folder / "MODEL_CARD.md").read_text(encoding="utf-8") == "# what people wrote\n"
     assert estimator.EQN.load(folder).is_calibrated
+
+
+def test_a_model_keeps_its_hash_through_save_and_load(tiny_dataset, tmp_path):
+    from eqn.model.inference import hash_saved_model
+
+    model = EQN(
+        backbone="lstm",
+        epochs=1,
+        batch_size=4,
+        dense_dim=8,
+        backbone_options={"embedding_dim": 8, "hidden_size": 8, "max_length": 12},
+    ).fit(tiny_dataset, tiny_dataset, progress=False)
+    before = model.model_hash  # in memory: the bytes save() would write
+    folder = model.save(tmp_path / "m")
+    assert hash_saved_model(folder) == before
+    assert EQN.load(folder).model_hash == before
