@@ -47,7 +47,7 @@ SPEED: dict[str, tuple[str, str, str]] = {
         "2,000 requests of 1-8 texts from 32 clients against the default eqn serve",
     ),
     "stream": (
-        f"python benchmarks/scale_annotate.py --model {SHIPPED} --rows 10000,100000 "
+        f"python benchmarks/scale_annotate.py --model {SHIPPED} --rows 10000,50000 "
         "--out benchmarks/results/scale_annotate_minilm.json",
         "scale_annotate_minilm.json",
         "eqn annotate on generated files: rows/s and peak memory",
