@@ -296,6 +296,7 @@ def test_library_words_become_flags_in_cli_messages():
     assert in_cli_words("keep unknown=True as is") == "keep unknown=True as is"
     assert in_cli_words("Set text_col to one of them") == "Set --text-col to one of them"
     assert in_cli_words("set no_such_thing") == "set no_such_thing"
+    assert in_cli_words("for example encoding='latin-1'") == "for example --encoding latin-1"
 
 
 def test_version_flag():

@@ -60,6 +60,7 @@ PARAMETER_FLAGS = {
     "warm_start": "--warm-start",
 }
 # The library's words for an argument ("pass force=True"), in the CLI's ("use --force").
+_API_VALUE = re.compile(r"\b([a-z_]+)='([^']*)'")
 _API_NAME = re.compile(r"\b([Ss]et|[Pp]ass|[Gg]ive) ([a-z]+_[a-z_]+)\b")
 _API_ARGUMENT = re.compile(r"\b(pass |set |with )?([a-z_]+)=(True|False)\b")
 
@@ -84,7 +85,13 @@ def in_cli_words(message: str) -> str:
         flag = PARAMETER_FLAGS.get(name)
         return f"{verb} {flag}" if flag else match.group(0)
 
-    return _API_NAME.sub(named, _API_ARGUMENT.sub(as_flag, message))
+    def valued(match: re.Match[str]) -> str:
+        name, value = match.groups()
+        flag = PARAMETER_FLAGS.get(name)
+        return f"{flag} {value}" if flag else match.group(0)
+
+    message = _API_VALUE.sub(valued, _API_ARGUMENT.sub(as_flag, message))
+    return _API_NAME.sub(named, message)
 
 
 def fail(message: str, flag: str | None = None) -> NoReturn:

@@ -601,10 +601,11 @@ def _python_encoding(encoding: str) -> str:
 
 def _encoding_error(path: Path, encoding: str, error: UnicodeDecodeError) -> InputError:
     byte = error.object[error.start : error.start + 1].hex()
+    line = error.object[: error.start].count(b"\n") + 1
     return InputError(
-        f"{path} is not valid {encoding}: byte 0x{byte} at offset {error.start} cannot be "
-        "decoded. Give the file's encoding (for example encoding='latin-1' or 'cp1252'), or "
-        "convert it to UTF-8",
+        f"{path} is not valid {encoding}: byte 0x{byte} on line {line} (offset {error.start}) "
+        "cannot be decoded. Give the file's encoding (for example encoding='latin-1' or "
+        "'cp1252'), or convert it to UTF-8",
         parameter="encoding",
     )
 
