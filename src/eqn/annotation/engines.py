@@ -18,7 +18,7 @@ import pandas as pd
 
 from eqn.annotation.options import AnnotateOptions
 from eqn.annotation.texts import AnnotationSummary, annotate_texts
-from eqn.data.readers import missing_column_error
+from eqn.data.formats import missing_column_error
 
 if TYPE_CHECKING:
     from eqn.model.inference import InferenceModel

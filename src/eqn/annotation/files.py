@@ -25,13 +25,12 @@ from eqn.annotation.engines import Engine, FileEngine, LocalEngine
 from eqn.annotation.options import AnnotateOptions, with_changes
 from eqn.annotation.texts import AnnotationSummary
 from eqn.annotation.writers import join_parts, write_frame
-from eqn.data.readers import (
+from eqn.data.chunks import count_rows, iter_chunks
+from eqn.data.formats import (
     ANNOTATION_FORMATS,
     OUTPUT_FORMATS,
     SUFFIX_FORMATS,
-    count_rows,
     detect_format,
-    iter_chunks,
     missing_column_error,
 )
 from eqn.errors import InputError, Interrupted, LimitError, OutputExistsError

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eqn.core.annotation import check_threshold
-from eqn.data.readers import OUTPUT_FORMATS
+from eqn.data.formats import OUTPUT_FORMATS
 from eqn.errors import ConfigError, InputError
 
 DEFAULT_CHUNK_ROWS = 4096

@@ -226,7 +226,7 @@ def command(
 def _write_texts(batch: AnnotatedEnergies, output: Path, fmt: str | None, force: bool) -> None:
     from eqn.annotation.texts import AnnotationSummary
     from eqn.annotation.writers import write_frame
-    from eqn.data.readers import OUTPUT_FORMATS, detect_format
+    from eqn.data.formats import OUTPUT_FORMATS, detect_format
 
     out_fmt = detect_format(output, fmt, allowed=OUTPUT_FORMATS)
     if output.exists() and not force:

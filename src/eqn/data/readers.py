@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +21,18 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from eqn.data.chunks import count_rows, iter_chunks
+from eqn.data.formats import (
+    ANNOTATION_FORMATS,
+    FORMATS,
+    OUTPUT_FORMATS,
+    SUFFIX_FORMATS,
+    decode_text,
+    detect_format,
+    jsonl_record,
+    missing_column_error,
+    parser_problem,
+)
 from eqn.data.splits import stratified_split
 from eqn.data.table import (
     SPLITS,
@@ -33,22 +44,24 @@ from eqn.data.table import (
 )
 from eqn.errors import InputError
 
+# Re-exported: formats and streaming used to live here.
+__all__ = [
+    "ANNOTATION_FORMATS",
+    "FORMATS",
+    "OUTPUT_FORMATS",
+    "SUFFIX_FORMATS",
+    "ReaderOptions",
+    "count_rows",
+    "detect_format",
+    "iter_chunks",
+    "load_files",
+    "missing_column_error",
+    "read_label_names",
+    "read_table",
+]
+
 logger = logging.getLogger(__name__)
 
-SUFFIX_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".txt": "txt",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
-# Formats files to annotate can be read from; a .txt file holds one text per line.
-ANNOTATION_FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
-OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet", "label-studio")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _MAX_LISTED_ROWS = 10
 # Integer label ids with no names become names 0..highest; a typo must not make millions.
@@ -110,7 +123,7 @@ def read_label_names(source: str | os.PathLike[str] | Sequence[str]) -> tuple[st
         path = Path(source)
         if not path.is_file():
             raise InputError(f"label file {path} does not exist; give one name per line")
-        names = tuple(line.strip() for line in _decode(path.read_bytes(), path)[0].splitlines())
+        names = tuple(line.strip() for line in decode_text(path.read_bytes(), path)[0].splitlines())
         names = tuple(name for name in names if name)
         check_label_names(names, source=str(path))
         return names
@@ -136,17 +149,6 @@ class _RawRows:
     intensity_columns: tuple[str, ...] = ()
 
 
-def _decode(raw: bytes, path: Path, encoding: str = "utf-8") -> tuple[str, int]:
-    """Decode the file (UTF-8 by default, a byte order mark allowed); bytes that do not
-    decode are refused with the encoding option, never silently replaced."""
-    try:
-        return raw.decode(_python_encoding(encoding)), 0
-    except UnicodeDecodeError as error:
-        raise _encoding_error(path, encoding, error) from None
-    except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}", parameter="encoding") from None
-
-
 def _detect_format(path: Path, options: ReaderOptions) -> str:
     return detect_format(path, None if options.fmt == "auto" else options.fmt)
 
@@ -165,14 +167,14 @@ def _read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(f"{path} is empty: it has no rows")
-    text, replaced = _decode(raw, path, options.encoding)
+    text, replaced = decode_text(raw, path, options.encoding)
 
     if fmt == "jsonl":
         records, lines = [], []
         for line_no, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            records.append(_jsonl_record(line, line_no, path))
+            records.append(jsonl_record(line, line_no, path))
             lines.append(line_no)
         return pd.DataFrame.from_records(records), lines, replaced
 
@@ -194,7 +196,7 @@ def _read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[
         )
     except pd.errors.ParserError as error:
         raise InputError(
-            _parser_problem(path, error, sep, options.header)
+            parser_problem(path, error, sep, options.header)
             + f" (separator {sep!r}, quoting {quoting!r}); or fix that line",
             parameter="sep",
         ) from None
@@ -221,28 +223,6 @@ def _label_tokens(value: Any, sep: str | None) -> list[str]:
     return [token.strip() for token in tokens if token.strip()]
 
 
-_FIELD_COUNT = re.compile(r"Expected (\d+) fields? in line (\d+), saw (\d+)")
-
-
-def _parser_problem(path: Path, error: Exception, sep: str | None, header: bool = True) -> str:
-    """A CSV parser's complaint in words a user can act on."""
-    found = _FIELD_COUNT.search(str(error))
-    if found is None:
-        return f"{path}: malformed CSV ({error}); check the separator and quoting"
-    expected, line, saw = found.groups()
-    no_header = (
-        "a file with no header row needs one naming its columns (eqn reads the first row as "
-        "the header); "
-        if header
-        else ""
-    )
-    return (
-        f"{path}: line {line} has {saw} fields, but the first row has {expected}. A text that "
-        f"holds the separator ({sep or ','!r}) must be quoted; {no_header}or the separator "
-        "is another one"
-    )
-
-
 LIKELY_LABEL_SEPARATORS = ("|", ";", ",")
 
 
@@ -261,18 +241,6 @@ def _warn_unsplit_labels(tokens: Sequence[Sequence[str]], path: Path) -> None:
                 cells[0],
                 mark,
             )
-
-
-def missing_column_error(
-    column: str, found: Iterable[Any], path: Path | str, parameter: str = "text_col"
-) -> InputError:
-    """The error for a missing column: it names the columns that were found."""
-    found_list = ", ".join(repr(str(c)) for c in found) or "(none)"
-    return InputError(
-        f"column {column!r} not found in {path}; found columns: {found_list}. "
-        f"Set {parameter} to one of them",
-        parameter=parameter,
-    )
 
 
 def _read_rows(path: Path, options: ReaderOptions, on_empty: OnEmpty) -> _RawRows:
@@ -519,177 +487,3 @@ def load_files(
 
 # ---------------------------------------------------------------------------
 # Files to annotate, read in chunks
-
-
-def detect_format(path: Path, fmt: str | None = None, allowed: tuple[str, ...] = FORMATS) -> str:
-    """The file format: ``fmt`` when given (checked), else from the suffix."""
-    if fmt:
-        if fmt not in allowed:
-            raise InputError(
-                f"unknown format {fmt!r}; choose one of {', '.join(allowed)}", parameter="format"
-            )
-        return fmt
-    found = SUFFIX_FORMATS.get(path.suffix.lower())
-    if found is None or found not in allowed:
-        suffixes = ", ".join(s for s, f in SUFFIX_FORMATS.items() if f in allowed)
-        raise InputError(
-            f"cannot tell the format of {path} from its suffix {path.suffix!r}; use one of "
-            f"{suffixes}, or name the format",
-            parameter="format",
-        )
-    return found
-
-
-def _jsonl_record(line: str, line_no: int, path: Path) -> dict[str, Any]:
-    """One JSONL line as an object, or an error naming the file and line."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"{path}, line {line_no}: not valid JSON ({error.msg}); JSONL needs one JSON object "
-            "per line"
-        ) from None
-    if not isinstance(record, dict):
-        raise InputError(f"{path}, line {line_no}: expected a JSON object, got {line.strip()[:40]}")
-    return record
-
-
-def _jsonl_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
-    """JSONL as chunks of objects, values exactly as parsed (big integers stay exact)."""
-    records: list[dict[str, Any]] = []
-    with path.open(encoding=_python_encoding(encoding), errors="strict", newline="") as handle:
-        try:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                records.append(_jsonl_record(line, line_no, path))
-                if len(records) == chunk_rows:
-                    yield _object_frame(records)
-                    records = []
-        except UnicodeDecodeError as error:
-            raise _encoding_error(path, encoding, error) from None
-    if records:
-        yield _object_frame(records)
-
-
-def _line_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
-    """A plain text file as chunks of one ``text`` column, one text per line."""
-    lines: list[str] = []
-    with path.open(encoding=_python_encoding(encoding), errors="strict", newline="") as handle:
-        try:
-            for line in handle:
-                lines.append(line.rstrip("\r\n"))
-                if len(lines) == chunk_rows:
-                    yield pd.DataFrame({"text": lines}, dtype=object)
-                    lines = []
-        except UnicodeDecodeError as error:
-            raise _encoding_error(path, encoding, error) from None
-    if lines:
-        yield pd.DataFrame({"text": lines}, dtype=object)
-
-
-def _object_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Records as columns of Python objects: no type inference, so nothing is rounded."""
-    columns = list(dict.fromkeys(key for record in records for key in record))
-    return pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns})
-
-
-def _python_encoding(encoding: str) -> str:
-    # A UTF-8 byte order mark is not part of the first column's name.
-    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-
-
-def _encoding_error(path: Path, encoding: str, error: UnicodeDecodeError) -> InputError:
-    byte = error.object[error.start : error.start + 1].hex()
-    line = error.object[: error.start].count(b"\n") + 1
-    return InputError(
-        f"{path} is not valid {encoding}: byte 0x{byte} on line {line} (offset {error.start}) "
-        "cannot be decoded. Give the file's encoding (for example encoding='latin-1' or "
-        "'cp1252'), or convert it to UTF-8",
-        parameter="encoding",
-    )
-
-
-def count_rows(path: Path, fmt: str) -> int | None:
-    """Rows in a file to annotate, for progress totals: exact for Parquet, a count of
-    lines otherwise (a quoted field across lines makes it an overestimate)."""
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return int(pq.ParquetFile(path).metadata.num_rows)
-        lines = 0
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 22):
-                lines += block.count(b"\n")
-        return max(0, lines - (1 if fmt in ("csv", "tsv") else 0))
-    except Exception:  # a total is a nicety: the real read reports real errors
-        return None
-
-
-def _csv_chunks(path: Path, sep: str, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
-    """CSV or TSV chunks of strings; the header is read lazily, inside the caller's checks."""
-    yield from pd.read_csv(
-        path,
-        sep=sep,
-        chunksize=chunk_rows,
-        dtype=str,
-        keep_default_na=False,
-        na_values=[],
-        encoding=_python_encoding(encoding),
-        encoding_errors="strict",
-    )
-
-
-def iter_chunks(
-    path: Path,
-    fmt: str,
-    chunk_rows: int,
-    skip_rows: int = 0,
-    encoding: str = "utf-8",
-    sep: str | None = None,
-) -> Iterator[pd.DataFrame]:
-    """The input as DataFrame chunks, starting after ``skip_rows`` rows.
-
-    CSV and TSV cells are strings exactly as written; JSONL values are the parsed
-    JSON objects; Parquet keeps its types. Text must decode in ``encoding`` (UTF-8,
-    with or without a byte order mark, by default): bytes that do not are refused,
-    never replaced.
-    """
-    if path.stat().st_size == 0:
-        raise InputError(f"{path} is empty: it has no rows")
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
-        except Exception as error:  # pyarrow raises several types for damaged files
-            raise InputError(f"{path} is not a readable Parquet file: {error}") from None
-        reader: Iterator[pd.DataFrame] = (batch.to_pandas() for batch in batches)
-    elif fmt == "jsonl":
-        reader = _jsonl_chunks(path, chunk_rows, encoding)
-    elif fmt == "txt":
-        reader = _line_chunks(path, chunk_rows, encoding)
-    else:
-        separator = sep or ("\t" if fmt == "tsv" else ",")
-        reader = _csv_chunks(path, separator, chunk_rows, encoding)
-    # Rows are skipped after parsing: a quoted field may span lines, so line
-    # offsets would be wrong. Parsing is cheap next to the model.
-    seen = 0
-    try:
-        for frame in reader:
-            if seen + len(frame) <= skip_rows:
-                seen += len(frame)
-                continue
-            yield frame.iloc[max(0, skip_rows - seen) :]
-            seen += len(frame)
-    except InputError:
-        raise
-    except UnicodeDecodeError as error:
-        raise _encoding_error(path, encoding, error) from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path} has no header and no rows") from None
-    except pd.errors.ParserError as error:
-        raise InputError(_parser_problem(path, error, sep), parameter="sep") from None
-    except ValueError as error:
-        raise InputError(f"{path}: malformed input near row {seen + 1}: {error}") from None
