@@ -290,15 +290,3 @@ def test_multilabel_data_keeps_the_fresh_start(splits, tiny_bert, tmp_path):
     assert splits.train.is_multilabel
     record = run_pipeline(splits, tiny_transformer_config(tiny_bert), tmp_path, progress=False)
     assert record["stages"]["eqn"]["warm_start"] is False
-
-
-def test_the_verdict_says_plainly_whether_a_model_is_usable():
-    from eqn.experiments.pipeline import verdict
-
-    def record(best):
-        return {"stages": {"eqn": {"model": "runs/x/eqn", "dev": {"best": best, "chance": 0.2}}}}
-
-    assert verdict(record(0.205), "eqn").startswith("NOT USABLE: runs/x/eqn scored 0.205")
-    good = verdict(record(0.45), "eqn")
-    assert good.startswith("usable: runs/x/eqn scored 0.450") and "-m runs/x/eqn" in good
-    assert "nothing says" in verdict({"stages": {"eqn": {"model": "m"}}}, "eqn")

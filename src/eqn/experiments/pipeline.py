@@ -17,168 +17,76 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from eqn import __version__
 from eqn.core import metrics as M
 from eqn.core.energy import label_regression
-from eqn.data.splits import fold_assignment
-from eqn.data.table import Dataset, DatasetSplits
-from eqn.errors import ConfigError, InputError, OutputExistsError, StageError
-from eqn.io import atomic_write, write_json
-from eqn.model.config import LOSSES, Loss, ModelConfig
+from eqn.data.table import DatasetSplits
+from eqn.errors import StageError
+from eqn.experiments.relabel import (
+    RelabelOptions,
+    out_of_fold_energies,
+    read_relabelled,
+    teacher_energies,
+    write_relabelled,
+)
+from eqn.experiments.runs import (
+    RELABELLED_FILE,
+    RUN_FILE,
+    TEACHER_ENERGIES,
+    RunFolder,
+    environment,
+    fit_stage,
+    peak_rss_mib,
+    reuse_or_refuse,
+    stage_config,
+)
+from eqn.experiments.verdicts import (
+    MIN_TEXTS_PER_LABEL,
+    chance_score,
+    dev_against_chance,
+    training_warnings,
+    verdict,
+)
+from eqn.io import write_json
+from eqn.model.config import ModelConfig
 from eqn.model.estimator import EQN
 
 logger = logging.getLogger(__name__)
 
+# Re-exported: the run folder, relabelling and verdicts used to live here.
+__all__ = [
+    "MIN_TEXTS_PER_LABEL",
+    "PIPELINE",
+    "RELABELLED_FILE",
+    "RUN_FILE",
+    "STAGES",
+    "TEACHER_ENERGIES",
+    "Pipeline",
+    "RelabelOptions",
+    "RunFolder",
+    "chance_score",
+    "default_warm_start",
+    "dev_against_chance",
+    "environment",
+    "out_of_fold_energies",
+    "peak_rss_mib",
+    "read_relabelled",
+    "run_pipeline",
+    "stage_metrics",
+    "teacher_energies",
+    "training_warnings",
+    "verdict",
+    "write_relabelled",
+]
+
 STAGES = ("coeqn", "relabel", "eqn", "S", "M")
 PIPELINE = ("coeqn", "relabel", "eqn")
-RELABELLED_FILE = "relabelled_train.csv"
-RUN_FILE = "run.json"
-TEACHER_ENERGIES = "train_energies.npz"
-
-
-@dataclass(frozen=True)
-class RunFolder:
-    root: Path
-
-    def model(self, stage: str) -> Path:
-        return self.root / stage
-
-    @property
-    def relabelled(self) -> Path:
-        return self.root / RELABELLED_FILE
-
-    @property
-    def run_json(self) -> Path:
-        return self.root / RUN_FILE
-
-    def checkpoints(self, stage: str) -> Path:
-        return self.root / "checkpoints" / stage
-
-    @property
-    def relabel_folds(self) -> Path:
-        return self.root / "relabel_folds"
-
-    def teacher(self, seed: int) -> Path:
-        return self.root / "teachers" / f"seed_{seed}"
-
-
-def environment() -> dict[str, Any]:
-    """Versions and machine, recorded with every run."""
-    import sklearn
-    import torch
-    import transformers
-
-    return {
-        "eqn": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
-        "torch_threads": torch.get_num_threads(),
-    }
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory so far (Linux reports KiB)."""
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def write_relabelled(path: Path, dataset: Dataset, energies: np.ndarray) -> None:
-    """The relabelled training set, in the form of the paper's ``gotrainadd.csv``."""
-    frame = pd.DataFrame(np.round(energies, 2), columns=list(dataset.labels))
-    frame.insert(0, "labels", [",".join(dataset.gold_names(i)) for i in range(len(dataset))])
-    frame.insert(0, "text", dataset.texts)
-    with atomic_write(path, "w", encoding="utf-8", newline="") as stream:
-        frame.to_csv(stream, index=False)
-
-
-def out_of_fold_energies(
-    splits: DatasetSplits,
-    config: ModelConfig,
-    folds: int,
-    work_dir: Path,
-    resume: bool = False,
-    progress: bool = True,
-) -> tuple[np.ndarray, list[float]]:
-    """Model-1 energies for every training text from a model that never saw it.
-
-    Relabelling with Model 1 scores texts it was trained on, so its non-gold
-    energies are shrunk towards the 0 it was taught there. Here each of ``folds``
-    Model 1s trains on the other folds (best epoch on dev) and scores its own
-    fold. Finished folds are kept in ``work_dir`` and reused with ``resume``.
-    """
-    train = splits.train
-    assignment = fold_assignment(len(train), folds, config.seed)
-    energies = np.zeros((len(train), train.n_labels), dtype=np.float32)
-    seconds: list[float] = []
-    work_dir.mkdir(parents=True, exist_ok=True)
-    for fold in range(folds):
-        held_out = np.flatnonzero(assignment == fold)
-        saved = work_dir / f"fold_{fold}.npz"
-        if resume and saved.is_file():
-            with np.load(saved) as stored:
-                if np.array_equal(stored["indices"], held_out):
-                    energies[held_out] = stored["energies"]
-                    seconds.append(float(stored["train_seconds"]))
-                    logger.info("relabel fold %d/%d: reusing %s", fold + 1, folds, saved)
-                    continue
-        logger.info(
-            "relabel fold %d/%d: training Model 1 on %d texts, scoring %d",
-            fold + 1,
-            folds,
-            len(train) - len(held_out),
-            len(held_out),
-        )
-        model = EQN(_stage_config("coeqn", config)).fit(
-            train.subset(np.flatnonzero(assignment != fold)), splits.dev, progress=progress
-        )
-        energies[held_out] = model.energies(
-            [train.texts[i] for i in held_out], progress=progress, calibrated=False
-        )
-        seconds.append(model.train_seconds_ or 0.0)
-        with atomic_write(saved, "wb") as stream:
-            np.savez(
-                stream,
-                indices=held_out,
-                energies=energies[held_out],
-                train_seconds=model.train_seconds_ or 0.0,
-            )
-    return energies, seconds
-
-
-def read_relabelled(path: Path, dataset: Dataset) -> np.ndarray:
-    """Energies from a relabelled CSV, checked against the training set it was made from."""
-    if not path.is_file():
-        raise StageError(f"{path} does not exist: run the 'relabel' stage first")
-    frame = pd.read_csv(path, keep_default_na=False)
-    missing = [label for label in dataset.labels if label not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{path} lacks energy columns {', '.join(missing)}; found columns: "
-            f"{', '.join(map(str, frame.columns))}"
-        )
-    if len(frame) != len(dataset) or frame["text"].astype(str).tolist() != list(dataset.texts):
-        raise StageError(
-            f"{path} was made from a different training set ({len(frame)} rows, expected "
-            f"{len(dataset)}); relabel again, replacing it",
-            parameter="force",
-        )
-    return frame[list(dataset.labels)].to_numpy(dtype=np.float32)
 
 
 def stage_metrics(model: EQN, splits: DatasetSplits, progress: bool = True) -> dict[str, Any]:
@@ -193,215 +101,6 @@ def stage_metrics(model: EQN, splits: DatasetSplits, progress: bool = True) -> d
             test_energies, splits.test.gold, labels, dev_energies, splits.dev.gold, keep_top
         ),
     }
-
-
-def _stage_config(stage: str, config: ModelConfig) -> ModelConfig:
-    if stage in ("S", "M"):
-        return config.replace(objective=stage)
-    return config.replace(objective="energy")
-
-
-def _existing(path: Path, force: bool, resume: bool, what: str) -> bool:
-    """True when a finished output may be reused; refuses to overwrite without ``force``."""
-    if not path.exists():
-        return False
-    if force:
-        return False
-    if resume:
-        logger.info("%s exists: reusing it", path)
-        return True
-    raise OutputExistsError(
-        f"{what} {path} already exists; pass force=True to replace it, or resume=True to reuse it",
-        parameter="force",
-    )
-
-
-@dataclass(frozen=True)
-class RelabelOptions:
-    """How the training set is relabelled (eq. 3) for Model 2.
-
-    * ``folds=1, teachers=1``: with Model 1 itself, as the paper.
-    * ``folds=K >= 2``: out of fold; each text is scored by a Model 1 that never saw it.
-    * ``teachers=N >= 2``: with the mean energies of N CoEQN teachers trained with
-      their own seeds (``seed * N + k``, so another run seed gets other teachers),
-      each with ``teacher_loss``. Gold labels go back to 10 in every case.
-    """
-
-    folds: int = 1
-    teachers: int = 1
-    teacher_loss: Loss = "mse"
-
-    def __post_init__(self) -> None:
-        if self.folds < 1 or self.teachers < 1:
-            raise ConfigError(
-                f"relabel folds and teachers must be at least 1, got {self.folds}, {self.teachers}"
-            )
-        if self.folds > 1 and self.teachers > 1:
-            raise ConfigError("relabel either out of fold or with teachers, not both")
-        if self.teacher_loss not in LOSSES:
-            raise ConfigError(
-                f"teacher_loss must be one of {', '.join(LOSSES)}, got {self.teacher_loss!r}"
-            )
-
-    def teacher_seeds(self, seed: int) -> list[int]:
-        return [seed * self.teachers + k for k in range(self.teachers)]
-
-    def describe(self, seed: int) -> dict[str, Any]:
-        if self.teachers > 1:
-            return {
-                "method": "ensemble teachers",
-                "teachers": self.teachers,
-                "teacher_seeds": self.teacher_seeds(seed),
-                "teacher_loss": self.teacher_loss,
-            }
-        if self.folds > 1:
-            return {"method": "out of fold", "folds": self.folds}
-        return {"method": "Model 1 (the paper)", "folds": 1}
-
-
-def teacher_energies(
-    splits: DatasetSplits,
-    config: ModelConfig,
-    relabel: RelabelOptions,
-    folder: RunFolder,
-    resume: bool,
-    progress: bool,
-    device: str = "auto",
-) -> tuple[np.ndarray, list[float]]:
-    """Mean energies over train of the N CoEQN teachers, training those not yet saved.
-
-    Each finished teacher is kept in ``teachers/seed_S/`` with its energies on
-    train, so an interrupted relabelling resumes where it stopped.
-    """
-    train = splits.train
-    total = np.zeros((len(train), train.n_labels), dtype=np.float64)
-    seconds: list[float] = []
-    for seed in relabel.teacher_seeds(config.seed):
-        target = folder.teacher(seed)
-        cached = target / TEACHER_ENERGIES
-        if (target / "config.json").is_file():
-            teacher = EQN.load(target, device=device)
-        else:
-            teacher_config = config.replace(
-                objective="energy", loss=relabel.teacher_loss, seed=seed
-            )
-            logger.info("teacher seed %d: training on %d texts", seed, len(train))
-            teacher = _fit_stage(
-                teacher_config,
-                splits,
-                folder.checkpoints(f"teacher_{seed}"),
-                resume,
-                progress,
-                device=device,
-            )
-            teacher.save(target, force=True)
-            shutil.rmtree(folder.checkpoints(f"teacher_{seed}"), ignore_errors=True)
-        if cached.is_file():
-            with np.load(cached) as stored:
-                energies = stored["energies"]
-        else:
-            energies = teacher.energies(train.texts, progress=progress, calibrated=False)
-            with atomic_write(cached, "wb") as stream:
-                np.savez(stream, energies=energies)
-        if energies.shape != total.shape:
-            raise StageError(f"{cached} was made from another training set; remove {target}")
-        total += energies
-        seconds.append(teacher.train_seconds_ or 0.0)
-    return (total / relabel.teachers).astype(np.float32), seconds
-
-
-def _fit_stage(
-    config: ModelConfig,
-    splits: DatasetSplits,
-    checkpoints: Path,
-    resume: bool,
-    progress: bool,
-    targets: np.ndarray | None = None,
-    warm_from: EQN | None = None,
-    max_steps: int | None = None,
-    device: str = "auto",
-) -> EQN:
-    """Train one model with checkpoints; stopping at ``max_steps`` is a StageError."""
-    model = EQN(config).fit(
-        splits.train,
-        splits.dev,
-        targets,
-        warm_start_from=warm_from,
-        checkpoint_dir=checkpoints,
-        resume=resume and (checkpoints / "checkpoint.pt").is_file(),
-        max_steps=max_steps,
-        progress=progress,
-        device=device,
-    )
-    if model.interrupted_:
-        raise StageError(
-            f"training stopped after max_steps; continue it with resume=True "
-            f"(checkpoint in {checkpoints})",
-            parameter="resume",
-        )
-    return model
-
-
-MIN_TEXTS_PER_LABEL = 20
-
-
-def chance_score(gold: np.ndarray, multilabel: bool) -> float:
-    """The dev score of a model that learned nothing: the majority class's accuracy, or
-    the macro F1 of predicting every label for every text."""
-    if not len(gold):
-        return 0.0
-    frequency = np.asarray(gold, dtype=bool).mean(axis=0)
-    if not multilabel:
-        return float(frequency.max())
-    return float(np.mean(2 * frequency / (1 + frequency)))
-
-
-def training_warnings(model: EQN, splits: DatasetSplits) -> list[str]:
-    """What a user should hear about a run: too little data, or a model at chance."""
-    warnings = []
-    train, labels = splits.train, len(splits.labels)
-    if len(train) < MIN_TEXTS_PER_LABEL * labels:
-        warnings.append(
-            f"only {len(train)} training texts for {labels} labels (under "
-            f"{MIN_TEXTS_PER_LABEL} a label); expect a weak model, whatever the backbone"
-        )
-    scores = [h["dev_score"] for h in model.history_ if "dev_score" in h]
-    if scores:
-        chance = chance_score(splits.dev.gold, train.is_multilabel)
-        if max(scores) <= chance + 0.01:
-            warnings.append(
-                f"the best dev score {max(scores):.3f} is at chance ({chance:.3f}): the model "
-                "learned nothing useful; give more data, more epochs, or another backbone"
-            )
-    return warnings
-
-
-def dev_against_chance(model: EQN, splits: DatasetSplits) -> dict[str, float | None]:
-    """The model's best dev score during training and the score of learning nothing."""
-    scores = [h["dev_score"] for h in model.history_ if "dev_score" in h]
-    return {
-        "best": max(scores) if scores else None,
-        "chance": chance_score(splits.dev.gold, splits.train.is_multilabel),
-    }
-
-
-def verdict(record: dict[str, Any], stage: str) -> str:
-    """One plain sentence on whether the stage's model is worth using."""
-    result = record["stages"].get(stage, {})
-    dev = result.get("dev") or {}
-    best, chance = dev.get("best"), dev.get("chance")
-    where = result.get("model", stage)
-    if best is None or chance is None:
-        return f"{where}: no dev split scored it, so nothing says whether it is usable"
-    if best <= chance + 0.01:
-        return (
-            f"NOT USABLE: {where} scored {best:.3f} on dev, no better than a model that learned "
-            f"nothing ({chance:.3f}); give more data, more epochs, or another backbone"
-        )
-    return (
-        f"usable: {where} scored {best:.3f} on dev against {chance:.3f} for a model that "
-        f"learned nothing (+{best - chance:.3f}); annotate with -m {where}"
-    )
 
 
 def default_warm_start(multilabel: bool, backbone: str) -> bool:
@@ -465,7 +164,7 @@ class Pipeline:
     def relabel(self) -> None:
         """Eq. 3 with Model 1, out of fold, or with ensemble teachers."""
         started = time.perf_counter()
-        if _existing(self.folder.relabelled, self.force, self.resume, "relabelled set"):
+        if reuse_or_refuse(self.folder.relabelled, self.force, self.resume, "relabelled set"):
             return
         splits, config, options = self.splits, self.config, self.relabel_options
         origin: dict[str, Any] = options.describe(config.seed)
@@ -511,7 +210,7 @@ class Pipeline:
         """Train, save and score one model stage (coeqn, eqn, S or M)."""
         started = time.perf_counter()
         target = self.folder.model(stage)
-        if _existing(target, self.force, self.resume, "model"):
+        if reuse_or_refuse(target, self.force, self.resume, "model"):
             # Loaded lazily, only if a later stage needs it: resuming a finished run
             # then costs nothing, and its record in run.json stands as it was. A run
             # killed between saving the model and writing run.json is scored now.
@@ -520,7 +219,7 @@ class Pipeline:
                 self.record["stages"][stage] = self._stage_record(model, target, started)
                 write_json(self.folder.run_json, self.record)
             return
-        config = _stage_config(stage, self.config)
+        config = stage_config(stage, self.config)
         targets = warm_from = None
         if stage == "eqn":
             targets = read_relabelled(self.folder.relabelled, self.splits.train)
@@ -530,7 +229,7 @@ class Pipeline:
             "stage %s: training %s on %d texts", stage, config.backbone, len(self.splits.train)
         )
         checkpoints = self.folder.checkpoints(stage)
-        model = _fit_stage(
+        model = fit_stage(
             config,
             self.splits,
             checkpoints,
