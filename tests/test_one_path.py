@@ -83,18 +83,29 @@ def from_python(model, threshold=None):
     ]
 
 
-def test_cli_python_and_http_agree(tiny_model_dir, tmp_path):
+@pytest.fixture(params=["shipped", "lstm"])
+def model_and_dir(request, tiny_model_dir):
+    """The shipped model on the default runtime, as users meet it, and a torch model."""
+    if request.param == "lstm":
+        return EQN.load(tiny_model_dir), tiny_model_dir
+    import eqn
+    from eqn.model.inference import DEFAULT_MODEL_DIR
+
+    return eqn.load(), DEFAULT_MODEL_DIR
+
+
+def test_cli_python_and_http_agree(model_and_dir, tmp_path):
     from eqn.service import ServiceLimits
 
-    model = EQN.load(tiny_model_dir)
+    model, model_dir = model_and_dir
     limits = ServiceLimits(max_texts=8)
-    raw_cli = from_cli(tiny_model_dir, tmp_path, "--raw")
+    raw_cli = from_cli(model_dir, tmp_path, "--raw")
     # a threshold equal to a shown energy: the third-highest written energy of a text
     shown = sorted((float(raw_cli[0][1][label]) for label in model.labels), reverse=True)
     at_shown = shown[2]
     with TestClient(create_app(model=model, limits=limits)) as client:
         for threshold, extra in ((None, ()), (at_shown, ("--threshold", str(at_shown)))):
-            cli = from_cli(tiny_model_dir, tmp_path, *extra)
+            cli = from_cli(model_dir, tmp_path, *extra)
             http = from_http(client, threshold)
             python = from_python(model, threshold)
             assert len(cli) == len(http) == len(python) == len(TEXTS)
