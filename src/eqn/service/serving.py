@@ -58,14 +58,19 @@ class ServiceError(Exception):
         self.extra = extra
 
 
+_Waiting = tuple[list[str], "asyncio.Future[ScoredTexts]"]
+
+
 class MicroBatcher:
     """Collects texts from concurrent requests and scores them together."""
 
     def __init__(self, model: InferenceModel, limits: ServiceLimits) -> None:
         self.model = model
         self.limits = limits
-        self.queue: asyncio.Queue[tuple[list[str], asyncio.Future[ScoredTexts]]] = asyncio.Queue()
+        # None in the queue is the end: what came before it is still scored.
+        self.queue: asyncio.Queue[_Waiting | None] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
+        self.retired = False
         self.batches = 0
         # Text requests have a thread of their own, so file jobs never hold them up.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="eqn-texts")
@@ -79,15 +84,32 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
 
+    async def retire(self) -> None:
+        """Finish what is queued, then stop; later requests to it are scored alone.
+
+        The check of ``retired`` and the put in :meth:`score` do not yield to the event
+        loop (the queue is unbounded), so every request lands before the end or sees it.
+        """
+        self.retired = True
+        await self.queue.put(None)
+        if self.task is not None:
+            await self.task
+
     async def score(self, texts: list[str]) -> ScoredTexts:
-        future: asyncio.Future[ScoredTexts] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if self.retired:  # a request that began before a swap: no batch mates are coming
+            return await loop.run_in_executor(self.executor, self._score, texts)
+        future: asyncio.Future[ScoredTexts] = loop.create_future()
         await self.queue.put((texts, future))
         return await future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        ended = False
+        while not ended:
             first = await self.queue.get()
+            if first is None:
+                return
             pending = [first]
             size = len(first[0])
             deadline = loop.time() + self.limits.max_wait_ms / 1000
@@ -99,28 +121,35 @@ class MicroBatcher:
                     item = await asyncio.wait_for(self.queue.get(), timeout)
                 except asyncio.TimeoutError:
                     break
+                if item is None:
+                    ended = True
+                    break
                 pending.append(item)
                 size += len(item[0])
-            texts = [text for batch, _ in pending for text in batch]
-            try:
-                scored = await loop.run_in_executor(self.executor, self._score, texts)
-            except Exception:  # score each request alone, so one cannot fail the others
-                for batch, future in pending:
-                    try:
-                        alone = await loop.run_in_executor(self.executor, self._score, batch)
-                    except Exception as error:
-                        if not future.done():
-                            future.set_exception(error)
-                    else:
-                        if not future.done():
-                            future.set_result(alone)
-                continue
-            self.batches += 1
-            offset = 0
+            await self._answer(pending)
+
+    async def _answer(self, pending: list[_Waiting]) -> None:
+        loop = asyncio.get_running_loop()
+        texts = [text for batch, _ in pending for text in batch]
+        try:
+            scored = await loop.run_in_executor(self.executor, self._score, texts)
+        except Exception:  # score each request alone, so one cannot fail the others
             for batch, future in pending:
-                if not future.done():
-                    future.set_result(scored.rows(offset, offset + len(batch)))
-                offset += len(batch)
+                try:
+                    alone = await loop.run_in_executor(self.executor, self._score, batch)
+                except Exception as error:
+                    if not future.done():
+                        future.set_exception(error)
+                else:
+                    if not future.done():
+                        future.set_result(alone)
+            return
+        self.batches += 1
+        offset = 0
+        for batch, future in pending:
+            if not future.done():
+                future.set_result(scored.rows(offset, offset + len(batch)))
+            offset += len(batch)
 
     def _score(self, texts: list[str]) -> ScoredTexts:
         # Uncalibrated here, so requests that ask for either can share a batch.
@@ -148,6 +177,7 @@ class ModelHolder:
         self.pending = model  # loaded, not yet serving (no event loop yet)
         self.current: Serving | None = None
         self.error: str | None = None
+        self._retiring: asyncio.Task[None] | None = None
 
     def swap(self, model: InferenceModel) -> Serving:
         """Serve ``model`` from the next request on; the old batcher is stopped after."""
@@ -155,8 +185,8 @@ class ModelHolder:
         batcher.start()
         old, self.current = self.current, Serving(model, batcher)
         self.pending = None
-        if old is not None:
-            asyncio.get_running_loop().create_task(old.batcher.stop())
+        if old is not None:  # its queued requests are still answered, by the old model
+            self._retiring = asyncio.get_running_loop().create_task(old.batcher.retire())
         return self.current
 
     def serving(self) -> Serving:
