@@ -117,7 +117,12 @@ def _memory_gib() -> float | None:
     return None
 
 
-def stamp(command: str) -> dict[str, Any]:
+def uncommitted() -> bool:
+    """Whether tracked files differ from the commit (taken before a run rewrites its result)."""
+    return bool(_git("status", "--porcelain", "--untracked-files=no"))
+
+
+def stamp(command: str, dirty: bool | None = None) -> dict[str, Any]:
     """Who, what and where a result was measured with."""
     import eqn
     from eqn.model.runtime import load_model
@@ -132,7 +137,7 @@ def stamp(command: str) -> dict[str, Any]:
     return {
         "eqn_version": eqn.__version__,
         "git_commit": _git("rev-parse", "HEAD"),
-        "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "uncommitted_changes": uncommitted() if dirty is None else dirty,
         "model": model.name,
         "model_hash": model.model_hash,
         "default_runtime": model.runtime,
@@ -157,6 +162,7 @@ def run_speed(names: list[str]) -> int:
     for name in names or list(SPEED):
         command, result, _ = SPEED[name]
         print(f"== {name}: {command}", flush=True)
+        dirty = uncommitted()  # before the run rewrites its own (tracked) result file
         argv = shlex.split(command)
         done = subprocess.run([sys.executable, *argv[1:]], cwd=ROOT)  # this environment's python
         if done.returncode != 0:
@@ -164,7 +170,7 @@ def run_speed(names: list[str]) -> int:
             return done.returncode
         path = RESULTS / result
         record = json.loads(path.read_text())
-        record["stamp"] = stamp(command)
+        record["stamp"] = stamp(command, dirty)
         staging = path.with_suffix(".json.tmp")
         staging.write_text(json.dumps(record, indent=2) + "\n")
         staging.replace(path)

@@ -4,9 +4,10 @@ command (annotate, serve, evaluate, compare, the Ray engine) and ``eqn.load``.
 ``runtime`` is ``torch``, ``onnx`` (ONNX Runtime, fp32) or ``onnx-int8``;
 ``auto`` (the default) picks ``onnx`` for transformer models on the CPU: faster
 than torch, starts without importing torch, and gives the model's own energies
-(within 0.002). ``onnx-int8`` is faster still and within 0.5 points of macro F1
-on GoEmotions dev, but moves single energies by up to 3.5 points there, so it is
-asked for, not assumed (benchmarks/README.md, "Runtimes"). A GPU, and the other
+(within 0.002). ``onnx-int8`` is faster still and as good on GoEmotions dev on
+average, but its activation ranges are per batch, so a text's energies depend on
+its batch mates (by up to a few energy points): it is asked for, not assumed
+(benchmarks/README.md, "Runtimes"). A GPU, and the other
 backbones, use ``torch``.
 """
 
