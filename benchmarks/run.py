@@ -41,6 +41,12 @@ SPEED: dict[str, tuple[str, str, str]] = {
         "runtimes.json",
         "torch, ONNX fp32 and int8 on GoEmotions dev + test: texts/s and quality",
     ),
+    "int8-static": (
+        f"python benchmarks/int8_static.py --data-dir {DATA}",
+        "int8_static.json",
+        "static int8 (activation ranges fixed on dev) against dynamic int8 and fp32: "
+        "speed, quality, batch independence",
+    ),
     "serve": (
         f"python benchmarks/serve_load.py --model {SHIPPED} --data-dir {DATA}",
         "serve_load.json",
