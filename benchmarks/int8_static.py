@@ -29,9 +29,10 @@ import numpy as np
 CALIBRATION_TEXTS = 256
 
 
-def _graph_facts(fp32: Path) -> tuple[list[str], list[str], list[str]]:
+def _graph_facts(fp32: Path) -> tuple[list[str], list[str], list[str], list[str]]:
     """Node names; the head and the first/last layers; the activation-by-activation
-    MatMuls (attention scores and attention-weighted values)."""
+    MatMuls (attention scores and attention-weighted values); the feed-forward output
+    projections (their inputs, after GELU, have the widest ranges)."""
     import onnx
 
     from eqn.model.onnx import fp32_nodes
@@ -46,7 +47,10 @@ def _graph_facts(fp32: Path) -> tuple[list[str], list[str], list[str]]:
         for node in graph.node
         if node.op_type == "MatMul" and not any(i in constant for i in node.input)
     ]
-    return names, fp32_nodes(names), attention
+    feed_forward_out = [
+        n for n in names if n.endswith("/output/dense/MatMul") and "/attention/" not in n
+    ]
+    return names, fp32_nodes(names), attention, feed_forward_out
 
 
 def _quantize_static(
@@ -147,7 +151,7 @@ def main() -> None:
     calibration = [
         splits.dev.texts[i] for i in rng.choice(len(splits.dev), CALIBRATION_TEXTS, replace=False)
     ]
-    _, first_last_head, attention = _graph_facts(fp32)
+    _, first_last_head, attention, feed_forward_out = _graph_facts(fp32)
     head = [n for n in first_last_head if "/head/" in n]
     recipes: dict[str, tuple[list[str], bool] | None] = {
         "fp32 (the default)": None,
