@@ -163,6 +163,10 @@ def main() -> None:
             head + attention,
             True,
         ),
+        "static, U8 operators, every layer, head, attention and feed-forward output fp32": (
+            head + attention + feed_forward_out,
+            True,
+        ),
     }
     rows = []
     with tempfile.TemporaryDirectory() as folder:
