@@ -196,3 +196,40 @@ def test_sep_and_batch_size(model, tmp_path):
     assert list(pd.read_csv(tmp_path / "o.csv")["text"]) == ["I love it", "so sad"]
     with pytest.raises(InputError, match="batch_size must be at least 1"):
         model.score(["a"], batch_size=0)
+
+
+def test_a_ragged_first_row_is_refused_not_shifted(model, tmp_path):
+    path = tmp_path / "rag.csv"
+    path.write_text("id,text\n1,hello,extra,more\n2,bye\n")
+    with pytest.raises(InputError, match="line 2 has 4 fields, but the header has 2"):
+        A.annotate_file(model, path, tmp_path / "o.csv", progress=False)
+    assert not (tmp_path / "o.csv").exists()
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('id,text\n1,"hello, there"\n2,bye\n')
+    A.annotate_file(model, quoted, tmp_path / "q.csv", progress=False)
+    assert list(pd.read_csv(tmp_path / "q.csv")["text"]) == ["hello, there", "bye"]
+
+
+def test_outputs_that_are_not_files_are_refused_never_replaced(model, tmp_path):
+    import os
+
+    from eqn.errors import OutputExistsError
+
+    path = tmp_path / "in.csv"
+    path.write_text("text\nhello\n")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(OutputExistsError, match="is a folder; name an output file"):
+        A.annotate_file(model, path, tmp_path / "folder", force=True, progress=False)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(OutputExistsError, match="not a regular file"):
+        A.annotate_file(model, path, tmp_path / "fifo", force=True, progress=False)
+    assert (tmp_path / "folder").is_dir() and not (tmp_path / "fifo").is_file()
+
+
+def test_a_lone_surrogate_is_a_typed_error_not_a_tokenizer_traceback(model, tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"text": "ok"}\n{"text": "\\ud800 broken"}\n')
+    with pytest.raises(InputError, match=r"is not valid Unicode: it holds '\\ud800'"):
+        A.annotate_file(model, path, tmp_path / "o.jsonl", progress=False)
+    with pytest.raises(InputError, match="lone surrogate"):
+        model.energies(["caf\udce9"])

@@ -305,3 +305,12 @@ def test_version_flag():
 
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"eqn {eqn.__version__}"
+
+
+def test_stdin_is_decoded_with_the_encoding_option(tiny_model_dir):
+    base = ["annotate", "-", "--model", str(tiny_model_dir), "--format", "json"]
+    bad = CliRunner().invoke(app, base, input=b"caf\xe9\n")
+    assert bad.exit_code == 2 and "standard input, line 1, is not valid utf-8" in bad.output
+    good = CliRunner().invoke(app, [*base, "--encoding", "latin-1"], input=b"caf\xe9\n")
+    assert good.exit_code == 0, good.output
+    assert json.loads(good.stdout)[0]["text"] == "café"

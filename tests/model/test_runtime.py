@@ -38,3 +38,20 @@ def test_a_run_folder_names_the_model_inside_it(tiny_model_dir, tmp_path):
     shutil.copytree(tiny_model_dir, tmp_path / "run" / "eqn")
     with pytest.raises(ModelError, match=r"training run's folder, not a model: its model is .*eqn"):
         load_model(tmp_path / "run")
+
+
+def test_labels_txt_that_contradicts_the_config_is_refused(tiny_model_dir, tmp_path):
+    import shutil
+
+    import pytest
+
+    from eqn.errors import ModelError
+    from eqn.model.runtime import load_model
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    labels = (folder / "labels.txt").read_text().split()
+    labels[0], labels[1] = labels[1], labels[0]
+    (folder / "labels.txt").write_text("\n".join(labels) + "\n")
+    with pytest.raises(ModelError, match=r"labels.txt contradicts .*config.json: label 1"):
+        load_model(folder)

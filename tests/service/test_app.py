@@ -260,3 +260,11 @@ def test_a_swapped_model_answers_from_the_next_request(client, model, tiny_trans
 
 async def _swap(holder, model):
     holder.swap(model)
+
+
+def test_upload_names_with_control_characters_get_a_clean_header():
+    from eqn.service.uploads import attachment
+
+    header = attachment("a\x00b\tc\x1b\x7f.eqn.csv")
+    assert all(ord(c) >= 32 and ord(c) != 127 for c in header)
+    assert 'filename="a_b_c__.eqn.csv"' in header

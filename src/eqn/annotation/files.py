@@ -172,6 +172,23 @@ class OutputPlan:
         return staging_folder(self.target)
 
 
+def _check_output_path(target: Path) -> None:
+    """An output is written beside itself and renamed into place, so it must be a file:
+    a folder, a device or a FIFO at that path is refused, never replaced."""
+    if target.is_dir():
+        raise OutputExistsError(
+            f"{target} is a folder; name an output file inside it (a folder output is for "
+            "several inputs)",
+            parameter="output",
+        )
+    if target.exists() and not target.is_file():
+        raise OutputExistsError(
+            f"{target} is not a regular file (a device or a FIFO), and eqn never replaces one; "
+            "write to a file, or to standard output with output='-'",
+            parameter="output",
+        )
+
+
 def plan_output(
     model: InferenceModel,
     source: Path,
@@ -203,6 +220,7 @@ def plan_output(
                 "or choose another output",
                 parameter="in_place",
             )
+        _check_output_path(target)
         if target.exists() and not options.force:
             raise OutputExistsError(
                 f"{target} already exists; pass force=True to replace it", parameter="force"

@@ -188,7 +188,7 @@ def command(
     texts = list(text or [])
     files = [i for i in inputs or [] if i != "-"]
     if inputs and "-" in inputs:
-        texts += [line.rstrip("\n") for line in sys.stdin]
+        texts += _stdin_lines(encoding)
     if texts:
         calibrated = not uncalibrated and model.is_calibrated
         h = model.resolve_threshold(threshold, calibrated)
@@ -221,6 +221,24 @@ def command(
                 model_path, model.runtime, device, address=ray_address, actors=ray_actors
             )
         _annotate_files(model, files, output, options, runner)
+
+
+def _stdin_lines(encoding: str) -> list[str]:
+    """One text per line of standard input, decoded strictly with ``--encoding``."""
+    lines = []
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            lines.append(raw.decode(encoding).rstrip("\r\n"))
+        except UnicodeDecodeError as error:
+            fail(
+                f"standard input, line {number}, is not valid {encoding}: byte "
+                f"0x{raw[error.start : error.start + 1].hex()} cannot be decoded; give its "
+                "encoding",
+                "--encoding",
+            )
+        except LookupError:
+            fail(f"unknown text encoding {encoding!r}", "--encoding")
+    return lines
 
 
 def _write_texts(batch: AnnotatedEnergies, output: Path, fmt: str | None, force: bool) -> None:

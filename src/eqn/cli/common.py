@@ -53,6 +53,7 @@ PARAMETER_FLAGS = {
     "label": "--label",
     "batch_size": "--batch-size",
     "fmt": "--format",
+    "output": "--output",
     "chunk_rows": "--chunk-rows",
     "label_sep": "--label-sep",
     "max_steps": "--max-steps",

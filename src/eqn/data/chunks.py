@@ -3,6 +3,7 @@ memory stays flat on any input size."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,29 @@ def count_rows(path: Path, fmt: str) -> int | None:
         return None
 
 
+def _check_first_row(path: Path, sep: str, encoding: str) -> None:
+    """Refuse a first data row with more fields than the header: pandas would silently
+    make the extra leading fields an index and shift the text (later rows are refused
+    by the parser itself)."""
+    try:
+        with path.open(encoding=python_encoding(encoding), newline="") as stream:
+            rows = csv.reader(stream, delimiter=sep)
+            header = next(rows, None)
+            first = next(rows, None)
+    except (UnicodeDecodeError, csv.Error):
+        return  # the parser reports these with their own line
+    if header is not None and first is not None and len(first) > len(header):
+        raise InputError(
+            f"{path}: line 2 has {len(first)} fields, but the header has {len(header)}. A "
+            f"text that holds the separator ({sep!r}) must be quoted; or the separator is "
+            "another one",
+            parameter="sep",
+        )
+
+
 def _csv_chunks(path: Path, sep: str, chunk_rows: int, encoding: str) -> Iterator[pd.DataFrame]:
     """CSV or TSV chunks of strings; the header is read lazily, inside the caller's checks."""
+    _check_first_row(path, sep, encoding)
     yield from pd.read_csv(
         path,
         sep=sep,

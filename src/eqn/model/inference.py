@@ -24,7 +24,13 @@ from eqn.core.annotation import AnnotatedEnergies, check_threshold
 from eqn.core.calibration import Calibration
 from eqn.data.table import check_label_names
 from eqn.errors import EqnError, InputError, ModelError, NotFittedError
-from eqn.model.scoring import EMPTY_FLAG, TRUNCATED_FLAG, ScoredTexts, as_text
+from eqn.model.scoring import (
+    EMPTY_FLAG,
+    TRUNCATED_FLAG,
+    ScoredTexts,
+    as_text,
+    check_unicode,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -200,6 +206,7 @@ class InferenceModel:
                 f"batch_size must be at least 1, got {batch_size}", parameter="batch_size"
             )
         values = [as_text(t) for t in ([texts] if isinstance(texts, str) else texts)]
+        check_unicode(values)
         empty = np.array([not v.strip() for v in values], dtype=bool)
         energies = np.zeros((len(values), len(self.labels)), dtype=np.float32)
         flags = np.array([""] * len(values), dtype=object)
@@ -302,6 +309,7 @@ class InferenceModel:
             label_thresholds = np.array([thresholds["per_label"][label] for label in labels])
         except (KeyError, TypeError, ValueError, EqnError) as error:
             raise ModelError(f"{config_path} is not a valid eqn model config: {error}") from None
+        _check_labels_file(source, labels)
         self.labels_ = labels
         self.threshold_ = threshold
         self.label_thresholds_ = label_thresholds
@@ -316,6 +324,31 @@ class InferenceModel:
         self.n_train_ = fit.get("n_train")
         self.warm_start_ = fit.get("warm_start", False)
         self.train_seconds_ = fit.get("train_seconds")
+
+
+def _check_labels_file(source: Path, labels: Sequence[str]) -> None:
+    """A folder's labels.txt, when present, must list config.json's labels in order: the
+    columns of every output are named from them."""
+    path = source / LABELS_FILE
+    if not path.is_file():
+        return
+    try:
+        listed = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path} cannot be read: {error}") from None
+    listed = [name for name in listed if name]
+    if listed != list(labels):
+        differ = next(
+            (i for i, (a, b) in enumerate(zip(listed, labels, strict=False)) if a != b),
+            min(len(listed), len(labels)),
+        )
+        raise ModelError(
+            f"{path} contradicts {source / CONFIG_FILE}: label {differ + 1} is "
+            f"{listed[differ] if differ < len(listed) else 'missing'!r} in one and "
+            f"{labels[differ] if differ < len(labels) else 'missing'!r} in the other; "
+            "restore the folder as it was saved (the weights follow config.json's order)",
+            parameter="model",
+        )
 
 
 def read_summary(source: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from eqn.core.annotation import AnnotatedEnergies, annotate_energies
+from eqn.errors import InputError
 
 EMPTY_FLAG = "empty"
 TRUNCATED_FLAG = "truncated"
@@ -28,6 +29,21 @@ def is_missing(value: Any) -> bool:
 def as_text(value: Any) -> str:
     """A cell as text; a missing one is empty."""
     return "" if is_missing(value) else str(value)
+
+
+def check_unicode(texts: Sequence[str]) -> None:
+    """Refuse a text holding a lone UTF-16 surrogate (what an undecodable byte becomes
+    when read with ``surrogateescape``): no tokenizer can read it."""
+    for index, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InputError(
+                f"text {index + 1} ({text[:40]!r}) is not valid Unicode: it holds "
+                f"{text[error.start]!r} (a lone surrogate, often an undecodable byte) at "
+                f"character {error.start + 1}; give the input's encoding, or fix that text",
+                parameter="encoding",
+            ) from None
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,12 @@ def copy_limited(source: Any, target: Path, limit: int) -> int:
 
 
 def attachment(name: str) -> str:
-    """A Content-Disposition header for any file name (RFC 6266: ASCII fallback + UTF-8)."""
+    """A Content-Disposition header for any file name (RFC 6266: ASCII fallback + UTF-8).
+
+    Control characters (NUL, tab, escape, DEL, ...) become ``_``: a header cannot hold
+    them, and echoing them would let a name shape the response.
+    """
+    name = "".join("_" if ord(c) < 32 or ord(c) == 127 else c for c in name)
     fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
