@@ -45,3 +45,24 @@ def test_a_swap_serves_the_new_model_and_finishes_the_old_queue(model, tiny_tran
     first, second, answer, current = asyncio.run(scenario())
     assert answer.energies.shape == (1, len(model.labels))  # scored by the model it asked
     assert current is second and second.version == other.model_hash != first.version
+
+
+def test_a_full_job_queue_answers_429_and_runs_in_its_own_thread():
+    import threading
+
+    from eqn.service.serving import JobQueue, ServiceError
+
+    queue = JobQueue("explanations", size=1)
+    release = threading.Event()
+
+    async def scenario():
+        first = asyncio.create_task(queue.run(release.wait, 30))
+        await asyncio.sleep(0.05)
+        with pytest.raises(ServiceError, match="1 explanations are already queued") as full:
+            await queue.run(lambda: None)
+        release.set()
+        await first
+        return full.value.status, threading.current_thread().name
+
+    status, loop_thread = asyncio.run(scenario())
+    assert status == 429 and not loop_thread.startswith("eqn-explanations")

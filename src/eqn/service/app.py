@@ -28,8 +28,8 @@ from eqn import __version__
 from eqn.errors import EqnError, LimitError, ModelError
 from eqn.model.inference import InferenceModel
 from eqn.service.routes import router
-from eqn.service.serving import ModelHolder, ServiceError, ServiceLimits
-from eqn.service.uploads import UploadQueue, UploadSizeLimit
+from eqn.service.serving import JobQueue, ModelHolder, ServiceError, ServiceLimits
+from eqn.service.uploads import UploadSizeLimit
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def create_app(
     )
     app.state.holder = holder
     app.state.limits = limits
-    app.state.uploads = UploadQueue(limits.max_queued_uploads)
+    app.state.uploads = JobQueue("file jobs", limits.max_queued_uploads)
+    app.state.explanations = JobQueue("explanations", limits.max_queued_explanations)
     app.add_middleware(UploadSizeLimit, path="/v1/annotate/csv", limit=limits.max_upload_bytes)
     _add_error_handlers(app)
     app.include_router(router)

@@ -5,7 +5,6 @@ atomically and every answer names the model that gave it."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import shutil
 import tempfile
@@ -27,8 +26,8 @@ from eqn.service.schemas import (
     Provenance,
     TextAnnotation,
 )
-from eqn.service.serving import ServiceError, ServiceLimits, Serving
-from eqn.service.uploads import UploadQueue, attachment, copy_limited
+from eqn.service.serving import JobQueue, ServiceError, ServiceLimits, Serving
+from eqn.service.uploads import attachment, copy_limited
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -120,7 +119,9 @@ async def annotate(request: AnnotateRequest, current: Current, limits: Limits) -
 
 
 @router.post("/v1/explain")
-async def explain_text(request: ExplainRequest, current: Current, limits: Limits) -> dict[str, Any]:
+async def explain_text(
+    request: ExplainRequest, current: Current, limits: Limits, http: Request
+) -> dict[str, Any]:
     """Word-level attributions (integrated gradients) of one label's energy."""
     from eqn.model.explain import explain
 
@@ -130,9 +131,9 @@ async def explain_text(request: ExplainRequest, current: Current, limits: Limits
             f"the text has {len(request.text)} characters; the limit is {limits.max_text_chars}",
             limit=limits.max_text_chars,
         )
-    call = functools.partial(explain, current.model, request.text, request.label)
-    loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(current.batcher.executor, call)
+    # Explanations have their own thread and bounded queue: text requests keep their latency.
+    explanations: JobQueue = http.app.state.explanations
+    result = await explanations.run(explain, current.model, request.text, request.label)
     return result.to_dict()
 
 
@@ -145,7 +146,7 @@ async def annotate_csv(
     text_col: Annotated[str, Form()] = "text",
     threshold: Annotated[float | None, Form()] = None,
 ) -> Response:
-    uploads: UploadQueue = request.app.state.uploads
+    uploads: JobQueue = request.app.state.uploads
     folder = Path(tempfile.mkdtemp(prefix="eqn-upload-"))
     source, target = folder / "upload.csv", folder / "annotated.csv"
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ class ServiceLimits:
     max_upload_rows: int = 10_000
     # File jobs run one at a time beside the text requests; this many may wait (429 above).
     max_queued_uploads: int = 4
+    # Explanations (seconds each) run in a thread of their own; this many may wait.
+    max_queued_explanations: int = 2
 
     def __post_init__(self) -> None:
         names = (
@@ -42,6 +45,7 @@ class ServiceLimits:
             "max_upload_bytes",
             "max_upload_rows",
             "max_queued_uploads",
+            "max_queued_explanations",
         )
         for name in names:
             if getattr(self, name) <= 0:
@@ -154,6 +158,31 @@ class MicroBatcher:
     def _score(self, texts: list[str]) -> ScoredTexts:
         # Uncalibrated here, so requests that ask for either can share a batch.
         return self.model.score(texts, self.limits.inference_batch, calibrated=False)
+
+
+class JobQueue:
+    """Long jobs of one kind (file uploads, explanations), one at a time in a thread of
+    their own, so text requests never wait behind them; a full queue answers 429."""
+
+    def __init__(self, what: str, size: int) -> None:
+        self.what = what
+        self.size = size
+        self.waiting = 0
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"eqn-{what.replace(' ', '-')}")
+
+    async def run(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.waiting >= self.size:
+            raise ServiceError(
+                429,
+                f"{self.waiting} {self.what} are already queued; retry shortly",
+                limit=self.size,
+            )
+        self.waiting += 1
+        try:
+            call = functools.partial(function, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        finally:
+            self.waiting -= 1
 
 
 @dataclass(frozen=True)

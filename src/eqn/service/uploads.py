@@ -3,37 +3,11 @@ Content-Disposition of the annotated file."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi.responses import JSONResponse
-
-from eqn.service.serving import ServiceError
-
-
-class UploadQueue:
-    """File jobs, one at a time in a thread of their own; a full queue answers 429."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.waiting = 0
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="eqn-uploads")
-
-    async def run(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.waiting >= self.size:
-            raise ServiceError(
-                429, f"{self.waiting} file jobs are already queued; retry shortly", limit=self.size
-            )
-        self.waiting += 1
-        try:
-            call = functools.partial(function, *args, **kwargs)
-            return await asyncio.get_running_loop().run_in_executor(self.executor, call)
-        finally:
-            self.waiting -= 1
 
 
 def copy_limited(source: Any, target: Path, limit: int) -> int:
