@@ -233,3 +233,24 @@ def test_a_lone_surrogate_is_a_typed_error_not_a_tokenizer_traceback(model, tmp_
         A.annotate_file(model, path, tmp_path / "o.jsonl", progress=False)
     with pytest.raises(InputError, match="lone surrogate"):
         model.energies(["caf\udce9"])
+
+
+def test_resume_never_reports_a_stale_output_as_done(model, tmp_path):
+    import os
+
+    from eqn.errors import OutputExistsError
+
+    path = tmp_path / "in.csv"
+    path.write_text("text\nI love it\n")
+    A.annotate_file(model, path, progress=False)
+    again = A.annotate_file(model, path, resume=True, progress=False)
+    assert again.skipped == [str(tmp_path / "in.eqn.csv")]
+    with pytest.raises(OutputExistsError, match=r"not from this input .*\(threshold\)"):
+        A.annotate_file(model, path, resume=True, threshold=3.0, progress=False)
+    stat = path.stat()
+    path.write_text("text\nI hate it\n")  # same size and the same mtime: only the content differs
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(OutputExistsError, match=r"\(the input's content\)"):
+        A.annotate_file(model, path, resume=True, progress=False)
+    A.annotate_file(model, path, force=True, progress=False)
+    assert "I hate it" in (tmp_path / "in.eqn.csv").read_text()

@@ -9,6 +9,7 @@ never leaves a partial output under the final name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ from eqn.data.formats import (
     missing_column_error,
 )
 from eqn.errors import InputError, Interrupted, LimitError, OutputExistsError
-from eqn.io import atomic_write
+from eqn.io import atomic_write, eqn_home
 from eqn.logs import progress_bar
 
 if TYPE_CHECKING:
@@ -88,8 +89,51 @@ def expand_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _signature(path: Path, options: dict[str, Any]) -> dict[str, Any]:
-    stat = path.stat()
-    return {"input": str(path.resolve()), "size": stat.st_size, "mtime": stat.st_mtime, **options}
+    """What an output is made from: the input's content (a hash: this reads the whole
+    file once) and every option that changes the output."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return {"input": str(path.resolve()), "sha256": digest.hexdigest(), **options}
+
+
+def finished_marker(target: Path) -> Path:
+    """Where eqn records what a finished output was made from: in its cache
+    (``$EQN_HOME/finished/``), keyed by the output's path, so output folders hold
+    only outputs."""
+    key = hashlib.sha256(str(target.resolve()).encode("utf-8")).hexdigest()[:32]
+    return eqn_home() / "finished" / f"{key}.json"
+
+
+def _is_finished(target: Path) -> bool:
+    return target.is_file() and not staging_folder(target).exists()
+
+
+def _check_finished(plan: OutputPlan, signature: dict[str, Any]) -> AnnotationSummary:
+    """With resume, a finished output is skipped only if the same input and options made it."""
+    marker = finished_marker(plan.target)
+    try:
+        made_from = json.loads(marker.read_text(encoding="utf-8"))["signature"]
+    except (OSError, ValueError, KeyError, TypeError):
+        made_from = None
+    if made_from == signature:
+        logger.info("%s is complete: skipped", plan.target)
+        return AnnotationSummary(skipped=[str(plan.target)])
+    changed = (
+        ["nothing records what it was made from"]
+        if not isinstance(made_from, dict)
+        else [
+            "the input's content" if key == "sha256" else key
+            for key in signature
+            if made_from.get(key) != signature[key]
+        ]
+    )
+    raise OutputExistsError(
+        f"{plan.target} is complete, but not from this input and these options "
+        f"({', '.join(changed)}); run again with force=True and resume=False to redo it",
+        parameter="force",
+    )
 
 
 def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
@@ -221,7 +265,7 @@ def plan_output(
                 parameter="in_place",
             )
         _check_output_path(target)
-        if target.exists() and not options.force:
+        if target.exists() and not options.force and not (options.resume and _is_finished(target)):
             raise OutputExistsError(
                 f"{target} already exists; pass force=True to replace it", parameter="force"
             )
@@ -229,8 +273,7 @@ def plan_output(
     return OutputPlan(source, target, in_fmt, out_fmt, resolved, provenance)
 
 
-def _open_staging(model: InferenceModel, plan: OutputPlan) -> dict[str, Any]:
-    """The manifest of the staging folder: a new one, or the interrupted run's to resume."""
+def _run_signature(model: InferenceModel, plan: OutputPlan) -> dict[str, Any]:
     options = plan.options
     what = {
         "text_col": options.text_col,
@@ -245,7 +288,12 @@ def _open_staging(model: InferenceModel, plan: OutputPlan) -> dict[str, Any]:
         "sep": options.sep,
         "labels": list(model.labels),
     }
-    signature = _signature(plan.source, what)
+    return _signature(plan.source, what)
+
+
+def _open_staging(plan: OutputPlan, signature: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of the staging folder: a new one, or the interrupted run's to resume."""
+    options = plan.options
     manifest_path = plan.staging / MANIFEST
     manifest: dict[str, Any] = {
         "signature": signature,
@@ -361,7 +409,10 @@ def annotate_file(
     plan = plan_output(model, Path(path), output, options)
     if isinstance(engine, FileEngine):
         return engine.annotate_file(plan.source, plan.target, plan.options)
-    manifest = _open_staging(model, plan)
+    signature = _run_signature(model, plan)
+    if plan.options.resume and _is_finished(plan.target):
+        return _check_finished(plan, signature)
+    manifest = _open_staging(plan, signature)
     started = time.perf_counter()
     try:
         summary = _run_chunks(model, plan, manifest, engine or LocalEngine(model))
@@ -375,6 +426,9 @@ def annotate_file(
             shutil.rmtree(plan.staging, ignore_errors=True)
         raise
     _finish(model, plan, manifest)
+    marker = finished_marker(plan.target)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    _write_manifest(marker, {"output": str(plan.target.resolve()), "signature": signature})
     summary.seconds = time.perf_counter() - started
     summary.outputs = [str(plan.target)]
     summary.provenance = plan.provenance
@@ -433,10 +487,6 @@ def annotate_paths(
             target = Path(output) / default_output(file, fmt).name
         else:
             target = Path(output)
-        if options.resume and target.is_file() and not staging_folder(target).exists():
-            logger.info("%s is complete: skipped", target)
-            total.skipped.append(str(target))
-            continue
         try:
             written = annotate_file(
                 model, file, None if output is None else target, options, engine=engine

@@ -65,6 +65,8 @@ class AnnotationSummary:
         self.empty += other.empty
         self.truncated += other.truncated
         self.outputs += other.outputs
+        self.skipped += other.skipped
+        self.failed += other.failed
         self.provenance = other.provenance or self.provenance
 
 
