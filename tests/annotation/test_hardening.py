@@ -254,3 +254,18 @@ def test_resume_never_reports_a_stale_output_as_done(model, tmp_path):
         A.annotate_file(model, path, resume=True, progress=False)
     A.annotate_file(model, path, force=True, progress=False)
     assert "I hate it" in (tmp_path / "in.eqn.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("id,text,id", r"names column 'id' twice \(columns 1 and 3\)"),
+        (",text,", "column 1 of the header has no name"),
+    ],
+)
+def test_header_names_are_kept_exactly_or_refused_by_name(model, tmp_path, header, message):
+    path = tmp_path / "h.csv"
+    path.write_text(f"{header}\n1,hello,2\n")
+    with pytest.raises(InputError, match=message):
+        A.annotate_file(model, path, tmp_path / "o.csv", progress=False)
+    assert not (tmp_path / "o.csv").exists()

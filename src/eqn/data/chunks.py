@@ -71,6 +71,25 @@ def count_rows(path: Path, fmt: str) -> int | None:
         return None
 
 
+def _check_header(path: Path, header: list[str]) -> None:
+    """Header names come back exactly as written, so each must be there once: pandas
+    would silently rename a duplicate ('id.1') or an empty name ('Unnamed: 0')."""
+    for number, name in enumerate(header, start=1):
+        if not name.strip():
+            raise InputError(
+                f"{path}: column {number} of the header has no name; name it (an index column "
+                "written by pandas is one), so that the output can keep it"
+            )
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if name in seen:
+            raise InputError(
+                f"{path}: the header names column {name!r} twice (columns {seen[name]} and "
+                f"{number}); rename one, so that the output can keep both"
+            )
+        seen[name] = number
+
+
 def _check_first_row(path: Path, sep: str, encoding: str) -> None:
     """Refuse a first data row with more fields than the header: pandas would silently
     make the extra leading fields an index and shift the text (later rows are refused
@@ -82,6 +101,8 @@ def _check_first_row(path: Path, sep: str, encoding: str) -> None:
             first = next(rows, None)
     except (UnicodeDecodeError, csv.Error):
         return  # the parser reports these with their own line
+    if header is not None:
+        _check_header(path, header)
     if header is not None and first is not None and len(first) > len(header):
         raise InputError(
             f"{path}: line 2 has {len(first)} fields, but the header has {len(header)}. A "
