@@ -269,3 +269,43 @@ def test_header_names_are_kept_exactly_or_refused_by_name(model, tmp_path, heade
     with pytest.raises(InputError, match=message):
         A.annotate_file(model, path, tmp_path / "o.csv", progress=False)
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_jsonl_values_are_written_as_json_never_as_python(model, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"o": {"a": 1, "b": null, "c": true}, "l": [1, "x"], "text": "hi"}\n')
+    A.annotate_file(model, path, tmp_path / "o.csv", progress=False)
+    row = pd.read_csv(tmp_path / "o.csv", dtype=str).iloc[0]
+    assert json.loads(row["o"]) == {"a": 1, "b": None, "c": True}
+    assert json.loads(row["l"]) == [1, "x"]
+    (tmp_path / "inf.jsonl").write_text('{"v": Infinity, "text": "that was scary"}\n')
+    with pytest.raises(InputError, match="column 'v' holds Infinity, which JSON cannot hold"):
+        A.annotate_file(model, tmp_path / "inf.jsonl", tmp_path / "o.jsonl", progress=False)
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl", ".csv"])
+def test_nested_parquet_values_keep_their_type_or_become_json(model, tmp_path, suffix):
+    import pyarrow as pa
+
+    source = tmp_path / "nest.parquet"
+    table = pa.table(
+        {
+            "text": ["hi", "so sad"],
+            "l": [[1, 2], None],
+            "s": [{"a": 1, "b": "x"}, {"a": 2, "b": None}],
+        }
+    )
+    pq.write_table(table, source)
+    out = tmp_path / f"out{suffix}"
+    A.annotate_file(model, source, out, progress=False)
+    if suffix == ".parquet":
+        schema = pq.read_schema(out)
+        assert schema.field("l").type == table.schema.field("l").type
+        assert schema.field("s").type == table.schema.field("s").type
+    elif suffix == ".jsonl":
+        first = json.loads(out.read_text().splitlines()[0])
+        assert first["l"] == [1, 2] and first["s"] == {"a": 1, "b": "x"}
+    else:
+        row = pd.read_csv(out, dtype=str).iloc[0]
+        assert json.loads(row["l"]) == [1, 2] and json.loads(row["s"]) == {"a": 1, "b": "x"}

@@ -6,13 +6,16 @@ Every write is atomic (:func:`eqn.io.atomic_write`): an output is complete or ab
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from eqn.errors import InputError
 from eqn.io import atomic_write
 
 
@@ -30,33 +33,86 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) 
             stream.write("".join(_json_lines(frame)).encode())
         else:
             separator = "\t" if fmt == "tsv" else ","
-            stream.write(frame.to_csv(index=False, header=header, sep=separator).encode())
+            text = _csv_ready(frame).to_csv(index=False, header=header, sep=separator)
+            stream.write(text.encode())
+
+
+def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nested values (JSON objects and lists, from JSONL or Parquet) as JSON text, not as
+    Python's repr of them."""
+    nested = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object
+        and any(isinstance(v, (dict, list, np.ndarray)) for v in frame[c])
+    ]
+    if not nested:
+        return frame
+    out = frame.copy()
+    for column in nested:
+        out[column] = [
+            json.dumps(v, ensure_ascii=False, default=_jsonable)
+            if isinstance(v, (dict, list, np.ndarray))
+            else v
+            for v in out[column]
+        ]
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    """NumPy values (Parquet lists arrive as arrays) as the plain Python JSON can hold."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _json_lines(frame: pd.DataFrame) -> list[str]:
     """One JSON object a line, by the json module: keys and values exactly as held
     (pandas' writer cuts names at a NUL byte); NaN becomes null."""
 
-    def plain(value: Any) -> Any:
+    columns = [str(c) for c in frame.columns]
+
+    def plain(column: str, value: Any) -> Any:
         if isinstance(value, float) and value != value:
             return None
-        return value.item() if hasattr(value, "item") else value
+        value = _jsonable(value) if isinstance(value, np.ndarray | np.generic) else value
+        if isinstance(value, float) and value in (math.inf, -math.inf):
+            raise InputError(
+                f"column {column!r} holds {'Infinity' if value > 0 else '-Infinity'}, which "
+                "JSON cannot hold; write CSV or "
+                "Parquet instead, or fix that value",
+                parameter="fmt",
+            )
+        return value
 
-    columns = [str(c) for c in frame.columns]
     return [
-        json.dumps(dict(zip(columns, map(plain, row), strict=True)), ensure_ascii=False) + "\n"
+        json.dumps(
+            {c: plain(c, v) for c, v in zip(columns, row, strict=True)},
+            ensure_ascii=False,
+            default=_jsonable,
+        )
+        + "\n"
         for row in frame.itertuples(index=False, name=None)
     ]
 
 
 def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns (JSON values of mixed types) as text, so Parquet has one type per column."""
+    """Object columns for Parquet: lists and structs (from Parquet) keep their Arrow
+    type; values of mixed kinds (JSON from JSONL) become text, so a column has one type."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object:
+        if out[column].dtype != object:
+            continue
+        values = [v.tolist() if isinstance(v, np.ndarray) else v for v in out[column]]
+        kinds = {type(v) for v in values if v is not None}
+        if kinds <= {str} or kinds == {list} or kinds == {dict}:
+            out[column] = values
+        else:
             out[column] = [
-                None if v is None else v if isinstance(v, str) else json.dumps(v)
-                for v in out[column]
+                None if v is None else v if isinstance(v, str) else json.dumps(v, default=_jsonable)
+                for v in values
             ]
     return out
 
