@@ -231,7 +231,7 @@ def test_a_lone_surrogate_is_a_typed_error_not_a_tokenizer_traceback(model, tmp_
     path.write_text('{"text": "ok"}\n{"text": "\\ud800 broken"}\n')
     with pytest.raises(InputError, match=r"is not valid Unicode: it holds '\\ud800'"):
         A.annotate_file(model, path, tmp_path / "o.jsonl", progress=False)
-    with pytest.raises(InputError, match="lone surrogate"):
+    with pytest.raises(InputError, match="lone UTF-16 surrogate"):
         model.energies(["caf\udce9"])
 
 

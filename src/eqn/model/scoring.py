@@ -31,17 +31,19 @@ def as_text(value: Any) -> str:
     return "" if is_missing(value) else str(value)
 
 
-def check_unicode(texts: Sequence[str]) -> None:
+def check_unicode(
+    texts: Sequence[str], fix: str = "give the input's encoding, or fix that text"
+) -> None:
     """Refuse a text holding a lone UTF-16 surrogate (what an undecodable byte becomes
-    when read with ``surrogateescape``): no tokenizer can read it."""
+    when read with ``surrogateescape``): no tokenizer can read it. ``fix``: what to do."""
     for index, text in enumerate(texts):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as error:
             raise InputError(
                 f"text {index + 1} ({text[:40]!r}) is not valid Unicode: it holds "
-                f"{text[error.start]!r} (a lone surrogate, often an undecodable byte) at "
-                f"character {error.start + 1}; give the input's encoding, or fix that text",
+                f"{text[error.start]!r} (a lone UTF-16 surrogate, often an undecodable byte) "
+                f"at character {error.start + 1}; {fix}",
                 parameter="encoding",
             ) from None
 

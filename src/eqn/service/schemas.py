@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eqn.core.scale import MAX_ENERGY
+from eqn.errors import InputError
+from eqn.model.scoring import check_unicode
 
 
 class AnnotateRequest(BaseModel):
@@ -15,15 +17,11 @@ class AnnotateRequest(BaseModel):
     @field_validator("texts")
     @classmethod
     def _valid_unicode(cls, texts: list[str]) -> list[str]:
-        # A lone UTF-16 surrogate cannot be tokenised; refuse this request alone.
-        for index, text in enumerate(texts):
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError as error:
-                raise ValueError(
-                    f"text {index} holds a lone UTF-16 surrogate ({text[error.start]!r}); "
-                    "send valid Unicode"
-                ) from None
+        # The scoring step's own check, here so that this request alone is refused (422).
+        try:
+            check_unicode(texts, fix="send valid Unicode")
+        except InputError as error:
+            raise ValueError(str(error)) from None
         return texts
 
     threshold: float | None = Field(
