@@ -88,3 +88,14 @@ def test_label_without_gold_gets_the_highest_threshold():
 def test_energy_grid_covers_high_values_and_stays_positive():
     grid = E.energy_grid_for(MODEL_1)
     assert grid.min() > 0 and grid.max() >= 11.3
+
+
+def test_mix_with_gold_keeps_a_share_of_the_full_labels():
+    from eqn.core.energy import mix_with_gold
+
+    targets = np.array([[10.0, 4.0, 2.0]], dtype=np.float32)
+    gold = np.array([[True, False, False]])
+    np.testing.assert_allclose(mix_with_gold(targets, gold, 0.5), [[10.0, 2.0, 1.0]])
+    np.testing.assert_allclose(mix_with_gold(targets, gold, 0.0), targets)
+    with pytest.raises(InputError, match="gold weight must be from 0 to 1, got 2"):
+        mix_with_gold(targets, gold, 2)

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -178,6 +179,8 @@ def test_relabel_folds_are_checked(splits, tmp_path):
         ({"teachers": 0}, "at least 1"),
         ({"folds": 2, "teachers": 2}, "not both"),
         ({"teachers": 2, "teacher_loss": "hinge"}, "teacher_loss must be one of"),
+        ({"gold_weight": 1.0}, "gold_weight must be at least 0 and below 1"),
+        ({"gold_weight": -0.1}, "gold_weight must be at least 0 and below 1"),
     ],
 )
 def test_relabel_options_are_checked(options, message):
@@ -211,6 +214,27 @@ def test_ensemble_teachers_relabel_with_their_mean_and_resume(splits, tmp_path, 
     np.testing.assert_allclose(
         read_relabelled(tmp_path / "relabelled_train.csv", splits.train), relabelled
     )
+
+
+def test_gold_weight_mixes_the_relabelled_targets_with_the_full_labels(splits, tmp_path):
+    plain = tmp_path / "plain"
+    run_pipeline(splits, CONFIG, plain, stages=["coeqn", "relabel"], progress=False)
+    mixed = tmp_path / "mixed"
+    shutil.copytree(plain / "coeqn", mixed / "coeqn")
+    record = run_pipeline(
+        splits,
+        CONFIG,
+        mixed,
+        stages=["relabel"],
+        relabel=RelabelOptions(gold_weight=0.25),
+        progress=False,
+    )
+    before = read_relabelled(plain / "relabelled_train.csv", splits.train)
+    after = read_relabelled(mixed / "relabelled_train.csv", splits.train)
+    gold = splits.train.gold
+    np.testing.assert_allclose(after[gold], 10.0)
+    np.testing.assert_allclose(after[~gold], 0.75 * before[~gold], atol=0.01)  # 2 decimals
+    assert record["stages"]["relabel"]["gold_weight"] == 0.25
 
 
 def test_tiny_data_and_chance_scores_are_warned_about(splits, tmp_path, caplog):

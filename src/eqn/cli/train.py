@@ -111,6 +111,14 @@ RelabelFoldsOpt = Annotated[
     ),
 ]
 
+GoldWeightOpt = Annotated[
+    float,
+    typer.Option(
+        help="W from 0 to below 1: Model 2 learns W * full labels + (1 - W) * relabelled "
+        "energies (distillation keeping a share of the hard labels)."
+    ),
+]
+
 TeachersOpt = Annotated[
     int,
     typer.Option(
@@ -150,6 +158,7 @@ def command(
     relabel_folds: RelabelFoldsOpt = 1,
     teachers: TeachersOpt = 1,
     teacher_loss: Annotated[str, typer.Option(help="The teachers' loss: mse or bce.")] = "mse",
+    gold_weight: GoldWeightOpt = 0.0,
     resume: Annotated[
         bool, typer.Option(help="Reuse finished stages; continue from checkpoints.")
     ] = False,
@@ -186,7 +195,10 @@ def command(
         seed=data.seed,
     )
     relabel = RelabelOptions(
-        folds=relabel_folds, teachers=teachers, teacher_loss=cast(Any, teacher_loss)
+        folds=relabel_folds,
+        teachers=teachers,
+        teacher_loss=cast(Any, teacher_loss),
+        gold_weight=gold_weight,
     )
     stages = parse_stages(stage, splits.train.is_multilabel)
     if teachers > 1 and stage == "all":

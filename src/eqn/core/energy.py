@@ -80,6 +80,27 @@ def label_regression(
     return np.where(mask, human, np.clip(values, 0.0, max_energy)).astype(np.float32)
 
 
+def mix_with_gold(
+    targets: np.ndarray,
+    gold: np.ndarray,
+    gold_weight: float,
+    max_energy: float = MAX_ENERGY,
+    intensity: np.ndarray | None = None,
+) -> np.ndarray:
+    """Soft targets mixed with the full labels: ``w * full + (1 - w) * targets``.
+
+    The knowledge-distillation habit of keeping a share of the hard labels: with
+    targets from label regression, gold stays at its full label and every other
+    energy shrinks by ``1 - w``. ``w = 0`` leaves the targets as they are.
+    """
+    if not 0.0 <= gold_weight <= 1.0:
+        raise InputError(f"the gold weight must be from 0 to 1, got {gold_weight}")
+    values = _as_energies(targets)
+    mask = _as_gold(gold, values.shape)
+    human = full_labels(mask, max_energy, intensity)
+    return (gold_weight * human + (1.0 - gold_weight) * values).astype(np.float32)
+
+
 def classify_max(energies: np.ndarray) -> np.ndarray:
     """Single-label classification: the label of highest energy, as a multi-hot row."""
     values = _as_energies(energies)

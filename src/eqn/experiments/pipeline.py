@@ -25,7 +25,7 @@ from typing import Any
 
 from eqn import __version__
 from eqn.core import metrics as M
-from eqn.core.energy import label_regression
+from eqn.core.energy import label_regression, mix_with_gold
 from eqn.data.table import DatasetSplits
 from eqn.errors import StageError
 from eqn.experiments.relabel import (
@@ -193,6 +193,14 @@ class Pipeline:
         else:
             energies = self._model("coeqn").relabel(splits.train, progress=self.progress)
             origin |= {"from_model": str(self.folder.model("coeqn"))}
+        if options.gold_weight:
+            energies = mix_with_gold(
+                energies,
+                splits.train.gold,
+                options.gold_weight,
+                config.max_energy,
+                splits.train.intensity,
+            )
         write_relabelled(self.folder.relabelled, splits.train, energies)
         non_gold = energies[~splits.train.gold]
         self.record["stages"]["relabel"] = {

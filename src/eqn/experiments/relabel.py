@@ -115,11 +115,15 @@ class RelabelOptions:
     * ``teachers=N >= 2``: with the mean energies of N CoEQN teachers trained with
       their own seeds (``seed * N + k``, so another run seed gets other teachers),
       each with ``teacher_loss``. Gold labels go back to 10 in every case.
+    * ``gold_weight=w > 0``: the relabelled targets are then mixed with the full
+      labels, ``w * full + (1 - w) * relabelled`` (distillation with a share of
+      the hard labels), so every non-gold energy shrinks by ``1 - w``.
     """
 
     folds: int = 1
     teachers: int = 1
     teacher_loss: Loss = "mse"
+    gold_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.folds < 1 or self.teachers < 1:
@@ -128,6 +132,11 @@ class RelabelOptions:
             )
         if self.folds > 1 and self.teachers > 1:
             raise ConfigError("relabel either out of fold or with teachers, not both")
+        if not 0.0 <= self.gold_weight < 1.0:
+            raise ConfigError(
+                f"gold_weight must be at least 0 and below 1 (1 would be the full labels "
+                f"alone, Model 1's targets), got {self.gold_weight}"
+            )
         if self.teacher_loss not in LOSSES:
             raise ConfigError(
                 f"teacher_loss must be one of {', '.join(LOSSES)}, got {self.teacher_loss!r}"
@@ -137,6 +146,10 @@ class RelabelOptions:
         return [seed * self.teachers + k for k in range(self.teachers)]
 
     def describe(self, seed: int) -> dict[str, Any]:
+        mixed = {"gold_weight": self.gold_weight} if self.gold_weight else {}
+        return self._method(seed) | mixed
+
+    def _method(self, seed: int) -> dict[str, Any]:
         if self.teachers > 1:
             return {
                 "method": "ensemble teachers",

@@ -1,0 +1,240 @@
+"""The recipe study (issue 28): which training recipe should ``eqn train`` use on users' data?
+
+    python benchmarks/recipe_study.py run   [--runs runs/recipes] [--seeds 0 1]
+    python benchmarks/recipe_study.py table [--runs runs/recipes] [--out FILE.md]
+
+``run`` trains every recipe on GoEmotions and XED (LoRA all-MiniLM-L6-v2, 2 epochs,
+the same for every model), seed by seed, cheapest corpus first. Every model is an
+``eqn train ... --resume`` run in its own folder with its own log, so an interrupted
+study continues where it stopped: rerun the same command. ``table`` reads the run
+folders and applies the rule written in benchmarks/recipe_study.md before the runs.
+
+The gold weight of the mixed students is chosen on dev: at seed 0 both pilot weights
+run; later seeds run the one with the better mean dev score over the corpora.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("EQN_DATA_DIR", ROOT.parent / "shared" / "data"))
+EQN = Path(sys.executable).with_name("eqn")
+
+CORPORA: dict[str, list[str]] = {
+    "xed": [str(DATA / "xed")],
+    "goemotions": ["goemotions", "--data-dir", str(DATA / "goemotions")],
+}
+COMMON = ["--finetune", "lora", "--epochs", "2", "--no-progress", "--resume"]
+TEACHERS = ["--teachers", "3", "--loss", "bce"]
+GOLD_WEIGHTS = ("0.25", "0.5")
+
+# recipe: (eqn train options, the recipe whose teachers or Model 1 it reuses)
+RECIPES: dict[str, tuple[list[str], str | None]] = {
+    "M": (["--stage", "M"], None),
+    "EQN": ([], None),  # eqn train's default today: the paper's recipe
+    "EQN-warm": (["--stage", "eqn", "--warm-start"], "EQN"),
+    "student-CoEQN": ([*TEACHERS, "--teacher-loss", "mse"], None),
+    "student-M": ([*TEACHERS, "--teacher-loss", "bce"], None),
+    **{
+        f"student-M-gold{w}": (
+            [*TEACHERS, "--teacher-loss", "bce", "--gold-weight", w],
+            "student-M",
+        )
+        for w in GOLD_WEIGHTS
+    },
+}
+
+
+def stage_of(recipe: str) -> str:
+    return "M" if recipe == "M" else "eqn"
+
+
+def finished(folder: Path, recipe: str) -> bool:
+    try:
+        record = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return "metrics" in record.get("stages", {}).get(stage_of(recipe), {})
+
+
+def share(source: Path, target: Path, recipe: str) -> None:
+    """Link what a recipe reuses: Model 1 and its relabelled set, or the teachers."""
+    target.mkdir(parents=True, exist_ok=True)
+    names = ["teachers"] if recipe.startswith("student") else ["coeqn", "relabelled_train.csv"]
+    for name in names:
+        if not (target / name).exists() and (source / name).exists():
+            (target / name).symlink_to((source / name).resolve())
+
+
+def chosen_gold_weight(runs: Path) -> str | None:
+    """The pilot weight with the better mean dev score over the corpora at seed 0."""
+    scores: dict[str, list[float]] = {}
+    for weight in GOLD_WEIGHTS:
+        for corpus in CORPORA:
+            score = dev_score(runs / corpus / "seed0" / f"student-M-gold{weight}", "eqn")
+            if score is None:
+                return None
+            scores.setdefault(weight, []).append(score)
+    return max(GOLD_WEIGHTS, key=lambda w: statistics.mean(scores[w]))
+
+
+def run(runs: Path, seeds: list[int], extra: list[str]) -> None:
+    for seed in seeds:
+        for corpus, dataset in CORPORA.items():
+            for recipe, (options, reuses) in RECIPES.items():
+                if recipe.startswith("student-M-gold") and seed > 0:
+                    weight = chosen_gold_weight(runs)
+                    if weight is None or recipe != f"student-M-gold{weight}":
+                        continue
+                folder = runs / corpus / f"seed{seed}" / recipe
+                if finished(folder, recipe):
+                    continue
+                if reuses:
+                    source = runs / corpus / f"seed{seed}" / reuses
+                    if not finished(source, reuses):
+                        print(f"skip {folder}: {reuses} is not finished", flush=True)
+                        continue
+                    share(source, folder, recipe)
+                folder.mkdir(parents=True, exist_ok=True)
+                command = [str(EQN), "train", *dataset, *COMMON, *options]
+                command += [*extra, "--seed", str(seed), "-o", str(folder)]
+                print(time.strftime("%H:%M:%S"), "start", folder, flush=True)
+                with open(folder.with_suffix(".log"), "a") as log:
+                    log.write(" ".join(command) + "\n")
+                    log.flush()
+                    done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+                print(time.strftime("%H:%M:%S"), "exit", done.returncode, folder, flush=True)
+
+
+def dev_score(folder: Path, stage: str) -> float | None:
+    """The model's dev score: macro F1 at a dev-tuned threshold, its best epoch."""
+    try:
+        record = json.loads((folder / "run.json").read_text())["stages"][stage]
+        return max(epoch["dev_score"] for epoch in record["history"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def result(folder: Path, recipe: str, runs: Path) -> dict[str, Any] | None:
+    """Dev score, test figures and training seconds (teachers and Model 1 included)."""
+    try:
+        record = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    stages = record["stages"]
+    stage = stages.get(stage_of(recipe), {})
+    if "metrics" not in stage:
+        return None
+    seconds = stage["train_seconds"]
+    if recipe.startswith("student"):
+        seconds += sum(stages["relabel"]["teacher_train_seconds"])
+    elif recipe == "EQN":
+        seconds += stages["coeqn"]["train_seconds"]
+    elif recipe == "EQN-warm":
+        source = json.loads((folder.parent / "EQN" / "run.json").read_text())
+        seconds += source["stages"]["coeqn"]["train_seconds"]
+    test = stage["metrics"]["test"]
+    return {
+        "dev": dev_score(folder, stage_of(recipe)),
+        "test_macro_f1": test["thresholded"]["global"]["macro"]["f1"],
+        "test_topk_macro_f1": test["paper"]["per_label"]["macro"]["f1"],
+        "seconds": seconds,
+    }
+
+
+def table(runs: Path) -> str:
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for corpus in CORPORA:
+        for seed_folder in sorted((runs / corpus).glob("seed*")):
+            for recipe in RECIPES:
+                found = result(seed_folder / recipe, recipe, runs)
+                if found:
+                    rows.setdefault((corpus, recipe), []).append(found)
+    weight = chosen_gold_weight(runs)
+    lines = [
+        f"Runs in `{runs}`. Mean ± spread (max - min) over the seeds counted.",
+        f"Gold weight chosen on seed-0 dev: {weight or 'not yet (pilots unfinished)'}.",
+        "",
+        "| corpus | recipe | seeds | dev macro F1 | test macro F1, dev-tuned "
+        "| test top-k_i macro F1 | training cost (x M) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    mean_dev: dict[str, dict[str, float]] = {}
+    cost: dict[str, dict[str, float]] = {}
+    for (corpus, recipe), results in rows.items():
+        m_seconds = statistics.mean(r["seconds"] for r in rows.get((corpus, "M"), results))
+        keys = ("dev", "test_macro_f1", "test_topk_macro_f1")
+        cells = [fmt([r[k] for r in results]) for k in keys]
+        ratio = statistics.mean(r["seconds"] for r in results) / m_seconds
+        lines.append(
+            f"| {corpus} | {recipe} | {len(results)} | " + " | ".join(cells) + f" | {ratio:.1f} |"
+        )
+        mean_dev.setdefault(recipe, {})[corpus] = statistics.mean(r["dev"] for r in results)
+        cost.setdefault(recipe, {})[corpus] = ratio
+    lines += ["", *rule_outcome(mean_dev, cost, weight)]
+    return "\n".join(lines) + "\n"
+
+
+def fmt(values: list[float]) -> str:
+    mean = statistics.mean(values)
+    return f"{mean:.4f} ± {max(values) - min(values):.4f}" if len(values) > 1 else f"{mean:.4f}"
+
+
+def rule_outcome(
+    mean_dev: dict[str, dict[str, float]], cost: dict[str, dict[str, float]], weight: str | None
+) -> list[str]:
+    """The rule of benchmarks/recipe_study.md: best mean dev rank, cost at most 4x M's."""
+    candidates = [
+        r
+        for r in mean_dev
+        if len(mean_dev[r]) == len(CORPORA)
+        and all(c <= 4.0 for c in cost[r].values())
+        and (not r.startswith("student-M-gold") or r == f"student-M-gold{weight}")
+    ]
+    if not candidates:
+        return ["Rule outcome: not yet (no recipe has results on every corpus)."]
+    ranks: dict[str, list[int]] = {r: [] for r in candidates}
+    for corpus in CORPORA:
+        ordered = sorted(candidates, key=lambda r: -mean_dev[r][corpus])
+        for position, recipe in enumerate(ordered, start=1):
+            ranks[recipe].append(position)
+    best = min(
+        candidates,
+        key=lambda r: (statistics.mean(ranks[r]), -statistics.mean(mean_dev[r].values())),
+    )
+    lines = ["| recipe | dev rank per corpus | mean dev rank |", "|---|---|---|"]
+    for recipe in sorted(candidates, key=lambda r: statistics.mean(ranks[r])):
+        lines.append(f"| {recipe} | {ranks[recipe]} | {statistics.mean(ranks[recipe]):.1f} |")
+    return [*lines, "", f"Rule outcome: **{best}**."]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["run", "table"])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "recipes")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--extra", nargs=argparse.REMAINDER, default=[], help="more eqn train options (smoke runs)"
+    )
+    args = parser.parse_args()
+    if args.command == "run":
+        run(args.runs, args.seeds, args.extra)
+        return
+    text = table(args.runs)
+    if args.out:
+        args.out.write_text(text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()
