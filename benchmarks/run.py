@@ -47,6 +47,12 @@ SPEED: dict[str, tuple[str, str, str]] = {
         "static int8 (activation ranges fixed on dev) against dynamic int8 and fp32: "
         "speed, quality, batch independence",
     ),
+    "gpu": (
+        f"python benchmarks/gpu_throughput.py --data-dir {DATA} "
+        "--out benchmarks/results/gpu_throughput.json",
+        "gpu_throughput.json",
+        "GPU annotation: texts/s end to end and the bare encoder's, fp32/fp16/bf16, drift vs fp32",
+    ),
     "serve": (
         f"python benchmarks/serve_load.py --model {SHIPPED} --data-dir {DATA}",
         "serve_load.json",

@@ -40,3 +40,48 @@ def test_a_stamp_says_what_and_where():
     assert stamp["model"] == "goemotions-minilm-eqn" and len(stamp["model_hash"]) == 16
     assert stamp["default_runtime"] == "onnx" and stamp["machine"]["cpu_cores"] >= 1
     assert len(stamp["git_commit"]) in (0, 40) and stamp["eqn_version"]
+
+
+def _script(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_gpu_benchmark_runs_on_the_cpu(tiny_transformer_dir, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("I love it\nso sad today\nwhat a surprise\nfine, thanks\n")
+    out = tmp_path / "gpu.json"
+    result = _script("gpu_throughput").main(
+        [
+            *("--model", str(tiny_transformer_dir), "--text-file", str(texts)),
+            *("--device", "cpu", "--texts", "24", "--batch-sizes", "8", "--repeats", "1"),
+            *("--precisions", "fp32", "bf16", "--out", str(out)),
+        ]
+    )
+    rows = result["rows"]
+    assert [r["precision"] for r in rows] == ["fp32", "bf16"]
+    assert rows[0]["max_energy_diff_vs_fp32_on_dev"] == 0.0 and rows[0]["usable"]
+    assert all(r["end_to_end_texts_per_s"] > 0 and r["encoder_texts_per_s"] > 0 for r in rows)
+    assert result["texts"] == 24 and out.is_file()
+
+
+def test_the_recipe_rule_ranks_on_dev_within_the_cost_limit():
+    study = _script("recipe_study")
+    mean_dev = {
+        "M": {"xed": 0.50, "goemotions": 0.50},
+        "EQN": {"xed": 0.49, "goemotions": 0.48},
+        "student-M": {"xed": 0.52, "goemotions": 0.49},
+        "costly": {"xed": 0.60, "goemotions": 0.60},
+        "student-M-gold0.25": {"xed": 0.70, "goemotions": 0.70},  # not the chosen weight
+        "student-M-gold0.5": {"xed": 0.51, "goemotions": 0.51},
+    }
+    cost = {recipe: {"xed": 1.0, "goemotions": 1.0} for recipe in mean_dev}
+    cost["costly"]["goemotions"] = 4.5
+    outcome = study.rule_outcome(mean_dev, cost, "0.5")
+    # gold0.5 ranks (2, 1), student-M (1, 3), M (3, 2): gold0.5 has the best mean rank
+    assert outcome[-1] == "Rule outcome: **student-M-gold0.5**."
+    assert not any("costly" in line or "gold0.25" in line for line in outcome)

@@ -254,6 +254,12 @@ def test_resume_never_reports_a_stale_output_as_done(model, tmp_path):
         A.annotate_file(model, path, resume=True, progress=False)
     A.annotate_file(model, path, force=True, progress=False)
     assert "I hate it" in (tmp_path / "in.eqn.csv").read_text()
+    model.with_precision("bf16")  # another precision is another output
+    try:
+        with pytest.raises(OutputExistsError, match=r"\(precision\)"):
+            A.annotate_file(model, path, resume=True, progress=False)
+    finally:
+        model.with_precision("fp32")
 
 
 @pytest.mark.parametrize(

@@ -41,3 +41,32 @@ def test_predict_and_annotate_keep_the_same_labels(model):
     for row, labels in zip(frame.itertuples(), model.predict(texts), strict=True):
         micro = [part.split(":")[0] for part in row.micro_emotions.split(";") if part]
         assert set(labels) == {row.macro_emotion, *micro}
+
+
+def test_overlapped_tokenising_gives_the_same_scores(tiny_transformer_dir, monkeypatch):
+    import eqn.model.inference as inference
+
+    monkeypatch.setattr(inference, "OVERLAP_BLOCK", 3)
+    model = EQN.load(tiny_transformer_dir, device="cpu")
+    texts = ["I love it", "", "so sad today", "what a day " * 200, "ok", "fine", "hmm"]
+    model.overlap_encoding = False
+    plain = model.score(texts)
+    model.overlap_encoding = True
+    overlapped = model.score(texts)
+    np.testing.assert_allclose(overlapped.energies, plain.energies, atol=1e-5)
+    assert overlapped.flags == plain.flags and "truncated" in plain.flags
+
+
+def test_half_precision_stays_near_fp32_and_is_torch_only(tiny_transformer_dir):
+    from eqn.errors import ConfigError
+
+    model = EQN.load(tiny_transformer_dir, device="cpu")
+    texts = ["I love it", "so sad today", "what a surprise"]
+    fp32 = model.energies(texts, calibrated=False)
+    bf16 = model.with_precision("bf16").energies(texts, calibrated=False)
+    assert np.abs(bf16 - fp32).max() < 0.5  # bf16 keeps 8 bits of mantissa
+    with pytest.raises(ConfigError, match="unknown precision 'fp8'; choose one of fp32"):
+        model.with_precision("fp8")
+    with pytest.raises(ConfigError, match="precision 'fp16' runs with runtime 'torch'"):
+        eqn.load(tiny_transformer_dir, runtime="onnx", precision="fp16")
+    assert eqn.load(tiny_transformer_dir, precision="bf16").runtime == "torch"

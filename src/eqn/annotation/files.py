@@ -281,6 +281,7 @@ def _run_signature(model: InferenceModel, plan: OutputPlan) -> dict[str, Any]:
         "calibrated": options.calibrated,
         "model_hash": plan.provenance["model_hash"],
         "runtime": plan.provenance["runtime"],
+        "precision": plan.provenance.get("precision", "fp32"),
         "raw": options.raw,
         "format": plan.out_fmt,
         "chunk_rows": options.chunk_rows,

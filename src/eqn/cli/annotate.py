@@ -14,6 +14,7 @@ from rich.table import Table
 from eqn.cli.common import (
     DeviceOpt,
     ModelOpt,
+    PrecisionOpt,
     ProgressOpt,
     RuntimeOpt,
     console,
@@ -172,6 +173,7 @@ def command(
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
     runtime: RuntimeOpt = "auto",
+    precision: PrecisionOpt = "fp32",
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
     ray_actors: RayActorsOpt = None,
@@ -184,7 +186,7 @@ def command(
         fail("give files, folders, '-' for stdin, or --text \"...\"")
     if engine not in ("local", "ray"):
         fail(f"unknown engine {engine!r}; choose local or ray", "--engine")
-    model = load_model(model_path, device=device, runtime=runtime)
+    model = load_model(model_path, device=device, runtime=runtime, precision=precision)
     texts = list(text or [])
     files = [i for i in inputs or [] if i != "-"]
     if inputs and "-" in inputs:

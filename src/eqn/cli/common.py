@@ -297,6 +297,13 @@ RuntimeOpt = Annotated[
         "or onnx-int8. The ONNX export is cached in the user's cache folder."
     ),
 ]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        help="fp32, or fp16/bf16 under autocast (runtime torch, for GPUs; check the drift "
+        "with benchmarks/gpu_throughput.py)."
+    ),
+]
 ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", "-m", help="Model folder (default: the shipped GoEmotions model)."),

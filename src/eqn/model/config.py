@@ -19,6 +19,19 @@ LOSSES = ("mse", "bce")
 IMBALANCES = ("none", "pos_weight", "oversample", "undersample")
 
 
+# Inference precision: fp32, or autocast to half precision (weights stay fp32).
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}",
+            parameter="precision",
+        )
+    return precision
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything that defines a model and how it is trained.

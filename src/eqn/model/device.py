@@ -1,12 +1,28 @@
-"""Where a model runs: ``auto``, ``cpu``, ``cuda`` (optionally ``cuda:N``) or ``mps``."""
+"""Where a model runs: ``auto``, ``cpu``, ``cuda`` (optionally ``cuda:N``) or ``mps``,
+and in which precision its forward pass computes."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 
 from eqn.errors import ConfigError
+from eqn.model.config import check_precision
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+_HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@contextlib.contextmanager
+def computing_in(precision: str, device: torch.device) -> Iterator[None]:
+    """The forward pass in ``precision``: fp32 as it is, fp16/bf16 under autocast."""
+    if check_precision(precision) == "fp32":
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=_HALF[precision]):
+        yield
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -29,8 +29,8 @@ from eqn.errors import (
     OutputExistsError,
 )
 from eqn.io import atomic_directory
-from eqn.model.config import ModelConfig
-from eqn.model.device import resolve_device
+from eqn.model.config import ModelConfig, check_precision
+from eqn.model.device import device_of, resolve_device
 from eqn.model.inference import (
     CALIBRATION_FILE,
     CONFIG_FILE,
@@ -74,8 +74,19 @@ class EQN(InferenceModel):
     >>> model.annotate("What a lovely surprise!")                              # doctest: +SKIP
     """
 
+    # fp32, or fp16/bf16 under autocast: a setting of inference, not of the model.
+    precision = "fp32"
+
     def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
         self.config = config.replace(**params) if config is not None else ModelConfig(**params)
+
+    def with_precision(self, precision: str) -> EQN:
+        """Compute energies in ``precision`` (fp32, fp16 or bf16); returns self.
+
+        Half precision is for GPUs; check its energies against fp32 on your dev set
+        (``benchmarks/gpu_throughput.py`` prints the largest difference)."""
+        self.precision = check_precision(precision)
+        return self
 
     # -- fitting -------------------------------------------------------------------
     def fit(
@@ -238,7 +249,12 @@ class EQN(InferenceModel):
     def _unclipped_energies(
         self, items: Sequence[Any], lengths: Sequence[int], batch_size: int, progress: bool
     ) -> np.ndarray:
-        return predict_energies(self._fitted(), items, lengths, batch_size, progress)
+        return predict_energies(
+            self._fitted(), items, lengths, batch_size, progress, precision=self.precision
+        )
+
+    def _runs_on_accelerator(self) -> bool:
+        return device_of(self._fitted()).type != "cpu"
 
     def relabel(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
         """Label regression (eq. 3) of ``dataset`` with this model's own (uncalibrated) energies."""

@@ -53,6 +53,10 @@ RUN_MODELS = ("eqn", "M", "S", "coeqn")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / DEFAULT_MODEL_NAME
 
 
+# Texts per block when tokenising overlaps the forward pass (see InferenceModel.score).
+OVERLAP_BLOCK = 2048
+
+
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     """Indices in batches of similar length, so that padding per batch stays small."""
     order = np.argsort(np.asarray(lengths), kind="stable")
@@ -76,6 +80,10 @@ class InferenceModel:
     n_train_: int | None = None
     train_seconds_: float | None = None
     torch_model_: Any = None  # an ONNX model's torch twin, for explanations
+    # Tokenise the next block in a thread while this one runs through the network:
+    # None means on where the forward pass leaves the CPU free (a GPU), off on the
+    # CPU, where both would compete for the same cores.
+    overlap_encoding: bool | None = None
 
     # -- what a runtime supplies ------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -91,6 +99,10 @@ class InferenceModel:
     ) -> np.ndarray:
         """The network's energies, before clipping and calibration."""
         raise NotImplementedError
+
+    def _runs_on_accelerator(self) -> bool:
+        """Whether the forward pass runs off the CPU (a runtime that can says so)."""
+        return False
 
     # -- shared state -----------------------------------------------------------------
     @property
@@ -126,7 +138,7 @@ class InferenceModel:
 
     def provenance(self, calibrated: bool, threshold: float) -> dict[str, Any]:
         """What every annotation records: the model, its hash, eqn, runtime, calibration, h."""
-        return {
+        record = {
             "model": self.name,
             "model_hash": self.model_hash,
             "eqn_version": __version__,
@@ -134,6 +146,8 @@ class InferenceModel:
             "calibrated": bool(calibrated and self.is_calibrated),
             "threshold": float(threshold),
         }
+        precision = getattr(self, "precision", "fp32")
+        return record if precision == "fp32" else record | {"precision": precision}
 
     def state_summary(self) -> dict[str, Any]:
         return {
@@ -213,13 +227,45 @@ class InferenceModel:
         flags[empty] = EMPTY_FLAG
         keep = np.flatnonzero(~empty)
         if len(keep):
-            items, lengths = self.encode([values[i] for i in keep])
+            texts = [values[i] for i in keep]
+            overlap = self.overlap_encoding
+            if overlap is None:
+                overlap = self._runs_on_accelerator()
+            if overlap and len(texts) > OVERLAP_BLOCK:
+                energies[keep], lengths = self._overlapped_energies(texts, batch_size, progress)
+            else:
+                items, lengths = self.encode(texts)
+                energies[keep] = self._energies_of_items(items, lengths, batch_size, progress)
             limit = getattr(self.config.backbone_options, "max_length", None)
             if limit is not None:
                 flags[keep[np.asarray(lengths) >= limit]] = TRUNCATED_FLAG
-            energies[keep] = self._energies_of_items(items, lengths, batch_size, progress)
         scored = ScoredTexts(values, energies, empty, flags.tolist(), calibrated=False)
         return self.calibrate_scores(scored) if calibrated else scored
+
+    def _overlapped_energies(
+        self, texts: Sequence[str], batch_size: int | None, progress: bool
+    ) -> tuple[np.ndarray, list[int]]:
+        """Energies block by block, the next block tokenised in a thread meanwhile.
+
+        Fast tokenizers release the GIL, so with the forward pass on a GPU the CPU
+        work of one block hides behind the network's work on the previous one.
+        Batches are length-sorted within a block rather than over all texts.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        starts = range(0, len(texts), OVERLAP_BLOCK)
+        parts: list[np.ndarray] = []
+        lengths: list[int] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eqn-tokenize") as pool:
+            pending = pool.submit(self.encode, texts[:OVERLAP_BLOCK])
+            for start in starts:
+                items, block_lengths = pending.result()
+                following = start + OVERLAP_BLOCK
+                if following < len(texts):
+                    pending = pool.submit(self.encode, texts[following : following + OVERLAP_BLOCK])
+                parts.append(self._energies_of_items(items, block_lengths, batch_size, progress))
+                lengths.extend(block_lengths)
+        return np.concatenate(parts), lengths
 
     def calibrate_scores(self, scored: ScoredTexts) -> ScoredTexts:
         """Scores with calibrated energies (as they are if already, or with no maps)."""

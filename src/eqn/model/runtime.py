@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from eqn.errors import ConfigError
+from eqn.model.config import check_precision
 from eqn.model.inference import InferenceModel, default_model_dir, read_summary
 
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
@@ -64,10 +65,12 @@ def load_model(
     device: str = "auto",
     runtime: str = DEFAULT_RUNTIME,
     threads: int | None = None,
+    precision: str = "fp32",
 ) -> InferenceModel:
     """A saved model ready to annotate; with no path, the shipped GoEmotions model.
 
     ``threads``: CPU threads of an ONNX session (default: all cores).
+    ``precision``: fp32, or fp16/bf16 (torch only, meant for GPUs).
 
     >>> model = load_model(runtime="onnx-int8")          # doctest: +SKIP
     >>> model.annotate("What a lovely surprise!")       # doctest: +SKIP
@@ -80,10 +83,18 @@ def load_model(
     else:
         backbone = "transformer"
     chosen = resolve_runtime(runtime, device, backbone)
+    if check_precision(precision) != "fp32" and runtime == "auto":
+        chosen = "torch"  # half precision is torch's
     if chosen == "torch":
         from eqn.model.estimator import EQN
 
-        return EQN.load(source, device=device)
+        return EQN.load(source, device=device).with_precision(precision)
+    if precision != "fp32":
+        raise ConfigError(
+            f"precision {precision!r} runs with runtime 'torch' (runtime {chosen!r} is fp32 "
+            "or int8)",
+            parameter="precision",
+        )
     from eqn.model.onnx import OnnxModel
 
     return OnnxModel.load(source, runtime=chosen, threads=threads)

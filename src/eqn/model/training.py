@@ -21,7 +21,7 @@ from eqn.core import energy as E
 from eqn.errors import ConfigError, StageError
 from eqn.logs import progress_bar
 from eqn.model.config import ModelConfig
-from eqn.model.device import device_of, to_device
+from eqn.model.device import computing_in, device_of, to_device
 from eqn.model.inference import length_sorted_batches
 from eqn.model.network import EnergyModel, compute_loss, positive_weights
 
@@ -92,14 +92,16 @@ def predict_energies(
     batch_size: int,
     progress: bool = False,
     description: str = "scoring",
+    precision: str = "fp32",
 ) -> np.ndarray:
-    """Energies for tokenised items: length-sorted, dynamically padded, inference mode."""
+    """Energies for tokenised items: length-sorted, dynamically padded, inference mode,
+    computed in ``precision`` (fp32, or fp16/bf16 under autocast)."""
     n_labels = model.head[-1].out_features
     result = np.zeros((len(items), n_labels), dtype=np.float32)
     was_training = model.training
     model.eval()
     device = device_of(model)
-    with torch.inference_mode():
+    with torch.inference_mode(), computing_in(precision, device):
         batches = length_sorted_batches(lengths, batch_size)
         with progress_bar(
             total=len(batches), desc=description, unit="batch", enabled=progress
