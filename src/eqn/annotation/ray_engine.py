@@ -20,6 +20,7 @@ import pandas as pd
 
 from eqn.annotation.engines import AnnotatedChunk, annotate_chunk
 from eqn.annotation.options import AnnotateOptions
+from eqn.annotation.ray_data import SavedModel
 from eqn.annotation.texts import AnnotationSummary
 from eqn.errors import ConfigError
 
@@ -29,16 +30,8 @@ logger = logging.getLogger(__name__)
 class _ChunkWorker:
     """One Ray actor: loads the model once, then annotates chunks."""
 
-    def __init__(
-        self, model_path: str | None, device: str, runtime: str, threads: int | None
-    ) -> None:
-        from eqn.model.runtime import load_model
-
-        if threads is not None and runtime == "torch":
-            import torch
-
-            torch.set_num_threads(threads)
-        self.model = load_model(model_path, device=device, runtime=runtime, threads=threads)
+    def __init__(self, loader: SavedModel) -> None:
+        self.model = loader.load()
 
     def annotate(
         self, chunk: pd.DataFrame, source: str, options: AnnotateOptions
@@ -63,6 +56,7 @@ class RayEngine:
         actors: int | None = None,
         in_flight: int = 2,
         num_cpus: int | None = None,
+        precision: str = "fp32",
     ) -> None:
         try:
             import ray
@@ -94,7 +88,8 @@ class RayEngine:
         )
         path = None if model_path is None else str(Path(model_path).resolve())
         actor_device = "cuda" if use_gpu else "cpu"
-        self.actors = [worker.remote(path, actor_device, runtime, threads) for _ in range(size)]
+        loader = SavedModel(path, runtime, actor_device, threads, precision)
+        self.actors = [worker.remote(loader) for _ in range(size)]
         self.in_flight = max(1, in_flight) * size
         logger.info(
             "Ray engine: %d actors (%s, %s runtime) on %s",

@@ -5,10 +5,12 @@ Every write is atomic (:func:`eqn.io.atomic_write`): an output is complete or ab
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import shutil
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,33 +41,78 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: str, header: bool = True) 
 
 def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
     """Nested values (JSON objects and lists, from JSONL or Parquet) as JSON text, not as
-    Python's repr of them."""
-    nested = [
-        c
-        for c in frame.columns
-        if frame[c].dtype == object
-        and any(isinstance(v, (dict, list, np.ndarray)) for v in frame[c])
-    ]
-    if not nested:
-        return frame
-    out = frame.copy()
-    for column in nested:
-        out[column] = [
-            json.dumps(v, ensure_ascii=False, default=_jsonable)
-            if isinstance(v, (dict, list, np.ndarray))
-            else v
-            for v in out[column]
-        ]
+    Python's repr of them; decimals as written; binary data refused."""
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not isinstance(values.dtype, pd.ArrowDtype):
+            continue
+        if _is_binary(values):
+            raise InputError(
+                f"column {column!r} holds binary data, which CSV cannot keep; write Parquet "
+                "(format parquet), or drop that column",
+                parameter="fmt",
+            )
+        if not any(isinstance(v, (dict, list, np.ndarray, Decimal)) for v in values):
+            continue
+        if out is frame:
+            out = frame.copy()
+        out[column] = pd.Series(
+            [
+                json.dumps(_json_value(column, v), ensure_ascii=False, default=_jsonable)
+                if isinstance(v, (dict, list, np.ndarray))
+                else str(v)
+                if isinstance(v, Decimal)
+                else v
+                for v in values
+            ],
+            dtype=object,
+            index=values.index,
+        )
     return out
 
 
+def _is_binary(values: pd.Series) -> bool:
+    if isinstance(values.dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        kind = values.dtype.pyarrow_dtype
+        return bool(pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+    return any(isinstance(v, (bytes, bytearray)) for v in values)
+
+
 def _jsonable(value: Any) -> Any:
-    """NumPy values (Parquet lists arrive as arrays) as the plain Python JSON can hold."""
+    """Values JSON has no type for, as the plain Python it can hold: NumPy values
+    (Parquet lists may arrive as arrays), dates and times as ISO 8601 text, decimals
+    as numbers where a JSON number keeps them."""
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        number = float(value)
+        if Decimal(repr(number)) == value:
+            return number
+        raise TypeError(f"the decimal {value} has more digits than a JSON number keeps")
+    raise TypeError(f"{type(value).__name__} values have no JSON form")
+
+
+def _json_value(column: str, value: Any) -> Any:
+    """``value`` made JSON-ready, or an error naming the column and a format that keeps it."""
+    try:
+        return json.loads(json.dumps(value, default=_jsonable)) if _needs_help(value) else value
+    except TypeError as error:
+        raise InputError(
+            f"column {column!r} cannot be written as JSON exactly ({error}); write Parquet "
+            "(format parquet), which keeps it",
+            parameter="fmt",
+        ) from None
+
+
+def _needs_help(value: Any) -> bool:
+    return not isinstance(value, (str, int, float, bool, type(None)))
 
 
 def _json_lines(frame: pd.DataFrame) -> list[str]:
@@ -75,9 +122,11 @@ def _json_lines(frame: pd.DataFrame) -> list[str]:
     columns = [str(c) for c in frame.columns]
 
     def plain(column: str, value: Any) -> Any:
+        if value is pd.NA or value is pd.NaT:
+            return None
         if isinstance(value, float) and value != value:
             return None
-        value = _jsonable(value) if isinstance(value, np.ndarray | np.generic) else value
+        value = _json_value(column, value)
         if isinstance(value, float) and value in (math.inf, -math.inf):
             raise InputError(
                 f"column {column!r} holds {'Infinity' if value > 0 else '-Infinity'}, which "

@@ -29,6 +29,7 @@ from eqn.errors import Interrupted
 if TYPE_CHECKING:
     from eqn.annotation.options import AnnotateOptions
     from eqn.annotation.ray_engine import RayEngine
+    from eqn.annotation.texts import AnnotationSummary
     from eqn.model.inference import InferenceModel
     from eqn.model.scoring import ScoredTexts
 
@@ -87,12 +88,22 @@ InputsOpt = Annotated[
 ]
 
 OutputOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--output",
         "-o",
         help="Output file ('-': standard output), or folder for several inputs "
-        "(default: NAME.eqn.FORMAT).",
+        "(default: NAME.eqn.FORMAT); a URI (s3://...) means --layout blocks.",
+    ),
+]
+
+LayoutOpt = Annotated[
+    str,
+    typer.Option(
+        help="files: one output file per input (the default). blocks: Ray Data reads, "
+        "annotates and writes a folder of part files per input from the workers, so no "
+        "row passes through this process; implied by an input or output URI "
+        "(s3://, gs://, ...). Needs the ray extra."
     ),
 ]
 
@@ -175,6 +186,7 @@ def command(
     runtime: RuntimeOpt = "auto",
     precision: PrecisionOpt = "fp32",
     engine: EngineOpt = "local",
+    layout: LayoutOpt = "files",
     ray_address: RayAddressOpt = None,
     ray_actors: RayActorsOpt = None,
 ) -> None:
@@ -186,6 +198,8 @@ def command(
         fail("give files, folders, '-' for stdin, or --text \"...\"")
     if engine not in ("local", "ray"):
         fail(f"unknown engine {engine!r}; choose local or ray", "--engine")
+    if layout not in ("files", "blocks"):
+        fail(f"unknown layout {layout!r}; choose files or blocks", "--layout")
     model = load_model(model_path, device=device, runtime=runtime, precision=precision)
     texts = list(text or [])
     files = [i for i in inputs or [] if i != "-"]
@@ -196,7 +210,7 @@ def command(
         h = model.resolve_threshold(threshold, calibrated)
         scored = model.score(texts, batch_size, calibrated=calibrated)  # scored once
         if output is not None and not files:
-            _write_texts(model.annotate_scored(scored, h, raw), output, fmt, force)
+            _write_texts(model.annotate_scored(scored, h, raw), Path(output), fmt, force)
         else:
             _show_texts(model, scored, h, raw, fmt, top)
     if files:
@@ -215,14 +229,55 @@ def command(
             sep=sep,
             batch_size=batch_size,
         )
+        from eqn.annotation.ray_data import is_uri
+
+        if layout == "blocks" or any(is_uri(location) for location in [*files, output or ""]):
+            _annotate_blocks(
+                model, model_path, files, output, options, device, ray_address, ray_actors
+            )
+            return
         runner = None
         if engine == "ray":
             from eqn.annotation.ray_engine import RayEngine
 
             runner = RayEngine(
-                model_path, model.runtime, device, address=ray_address, actors=ray_actors
+                model_path,
+                model.runtime,
+                device,
+                address=ray_address,
+                actors=ray_actors,
+                precision=precision,
             )
-        _annotate_files(model, files, output, options, runner)
+        _annotate_files(model, files, None if output is None else Path(output), options, runner)
+
+
+def _annotate_blocks(
+    model: InferenceModel,
+    model_path: Path | None,
+    files: list[str],
+    output: str | None,
+    options: AnnotateOptions,
+    device: str,
+    address: str | None,
+    actors: int | None,
+) -> None:
+    """--layout blocks: Ray Data reads, annotates and writes; this process plans."""
+    from eqn.annotation.ray_data import RayDataEngine, SavedModel, annotate_blocks
+
+    if options.in_place or output == "-":
+        fail("--layout blocks writes a folder of parts; it cannot use --in-place or -o -")
+    loader = SavedModel(
+        None if model_path is None else str(model_path.resolve()),
+        model.runtime,
+        device,
+        precision=getattr(model, "precision", "fp32"),
+    )
+    engine = RayDataEngine(loader, address=address, actors=actors)
+    try:
+        summary = annotate_blocks(model, files, output, options, engine)
+    finally:
+        engine.close()
+    _report(summary)
 
 
 def _stdin_lines(encoding: str) -> list[str]:
@@ -290,6 +345,11 @@ def _annotate_files(
     finally:
         if runner is not None:
             runner.close()
+    _report(summary)
+
+
+def _report(summary: AnnotationSummary) -> None:
+    """The closing lines of a file run: outputs, skips, the summary, failures."""
     for path in summary.outputs:
         err_console.print(f"wrote {path}", markup=False)
     for path in summary.skipped:

@@ -48,6 +48,12 @@ def _line_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.Data
         yield pd.DataFrame({"text": lines}, dtype=object)
 
 
+def arrow_frame(table: Any) -> pd.DataFrame:
+    """An Arrow table or batch as a frame that keeps every Arrow type (``pd.ArrowDtype``):
+    an integer column with a null stays integer, a decimal stays decimal."""
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
 def _object_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Records as columns of Python objects: no type inference, so nothing is rounded."""
     columns = list(dict.fromkeys(key for record in records for key in record))
@@ -151,7 +157,7 @@ def iter_chunks(
             batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
         except Exception as error:  # pyarrow raises several types for damaged files
             raise InputError(f"{path} is not a readable Parquet file: {error}") from None
-        reader: Iterator[pd.DataFrame] = (batch.to_pandas() for batch in batches)
+        reader: Iterator[pd.DataFrame] = (arrow_frame(batch) for batch in batches)
     elif fmt == "jsonl":
         reader = _jsonl_chunks(path, chunk_rows, encoding)
     elif fmt == "txt":
