@@ -20,7 +20,7 @@ import pandas as pd
 
 from eqn.annotation.engines import AnnotatedChunk, annotate_chunk
 from eqn.annotation.options import AnnotateOptions
-from eqn.annotation.ray_data import SavedModel
+from eqn.annotation.ray_data import ModelLoader, SavedModel
 from eqn.annotation.texts import AnnotationSummary
 from eqn.errors import ConfigError
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 class _ChunkWorker:
     """One Ray actor: loads the model once, then annotates chunks."""
 
-    def __init__(self, loader: SavedModel) -> None:
+    def __init__(self, loader: ModelLoader) -> None:
         self.model = loader.load()
 
     def annotate(
@@ -44,7 +44,9 @@ class RayEngine:
 
     ``address``: a running cluster (``ray start --head``, KubeRay), or None to
     use ``RAY_ADDRESS`` or start a local one. ``actors``: the pool size (default:
-    one per CPU of the cluster, or one per GPU when actors use GPUs).
+    one per CPU of the cluster, or one per GPU when actors use GPUs). ``loader``:
+    what each actor loads instead of ``model_path`` (an
+    :class:`eqn.annotation.ray_data.ModelLoader`).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class RayEngine:
         in_flight: int = 2,
         num_cpus: int | None = None,
         precision: str = "fp32",
+        loader: ModelLoader | None = None,
     ) -> None:
         try:
             import ray
@@ -88,7 +91,7 @@ class RayEngine:
         )
         path = None if model_path is None else str(Path(model_path).resolve())
         actor_device = "cuda" if use_gpu else "cpu"
-        loader = SavedModel(path, runtime, actor_device, threads, precision)
+        loader = loader or SavedModel(path, runtime, actor_device, threads, precision)
         self.actors = [worker.remote(loader) for _ in range(size)]
         self.in_flight = max(1, in_flight) * size
         logger.info(
