@@ -315,3 +315,64 @@ def test_nested_parquet_values_keep_their_type_or_become_json(model, tmp_path, s
     else:
         row = pd.read_csv(out, dtype=str).iloc[0]
         assert json.loads(row["l"]) == [1, 2] and json.loads(row["s"]) == {"a": 1, "b": "x"}
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 100])
+def test_jsonl_keys_a_record_lacks_stay_missing_whatever_the_chunks(model, tmp_path, chunk_rows):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"a": 1, "text": "I love it"}\n{"b": null, "text": "so sad"}\n{"a": 2}\n')
+    A.annotate_file(model, path, tmp_path / "o.jsonl", chunk_rows=chunk_rows, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [sorted(k for k in r if k in ("a", "b", "text")) for r in rows] == [
+        ["a", "text"],
+        ["b", "text"],
+        ["a"],
+    ]
+    assert rows[1]["b"] is None and rows[2]["eqn_flag"] == "empty"
+    A.annotate_file(model, path, tmp_path / "o.csv", chunk_rows=chunk_rows, progress=False)
+    cells = pd.read_csv(tmp_path / "o.csv", dtype=str, keep_default_na=False)
+    assert cells["a"].tolist() == ["1", "", "2"] and cells["b"].tolist() == ["", "", ""]
+
+
+def test_nan_is_refused_in_jsonl_naming_the_column(model, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"v": NaN, "text": "hi"}\n')
+    with pytest.raises(InputError, match="column 'v' holds NaN, which JSON cannot hold"):
+        A.annotate_file(model, path, tmp_path / "o.jsonl", progress=False)
+    A.annotate_file(model, path, tmp_path / "o.csv", progress=False)  # CSV keeps it
+
+
+def test_parquet_types_survive_every_output(model, tmp_path):
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "n": pa.array([1, None], pa.int64()),
+            "d": pa.array([decimal.Decimal("1.10"), None], pa.decimal128(5, 2)),
+            "ts": pa.array([datetime.datetime(2020, 1, 1, 12, 0, 0, 5), None], pa.timestamp("us")),
+            "s": pa.array([{"a": 3}, None], pa.struct([("a", pa.int64())])),
+            "text": ["I love it", "so sad"],
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    A.annotate_file(model, tmp_path / "in.parquet", tmp_path / "o.parquet", progress=False)
+    written = pq.read_table(tmp_path / "o.parquet")
+    for column in table.column_names:
+        assert written.schema.field(column).type == table.schema.field(column).type
+        assert written.column(column).to_pylist() == table.column(column).to_pylist()
+    A.annotate_file(model, tmp_path / "in.parquet", tmp_path / "o.csv", progress=False)
+    cells = pd.read_csv(tmp_path / "o.csv", dtype=str, keep_default_na=False)
+    assert cells["n"].tolist() == ["1", ""] and cells["d"].tolist() == ["1.10", ""]
+    assert json.loads(cells["s"][0]) == {"a": 3}
+    A.annotate_file(model, tmp_path / "in.parquet", tmp_path / "o.jsonl", progress=False)
+    first = json.loads((tmp_path / "o.jsonl").read_text().splitlines()[0])
+    assert first["n"] == 1 and first["ts"] == "2020-01-01T12:00:00.000005"
+    binary = pa.table({"b": pa.array([b"\x00"]), "text": ["hi"]})
+    pq.write_table(binary, tmp_path / "bin.parquet")
+    with pytest.raises(InputError, match="column 'b' holds binary data, which CSV cannot keep"):
+        A.annotate_file(model, tmp_path / "bin.parquet", tmp_path / "b.csv", progress=False)
+    assert not (tmp_path / "b.csv").exists()

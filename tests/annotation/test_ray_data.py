@@ -220,3 +220,9 @@ def test_the_cli_takes_the_blocks_layout_and_its_errors(tiny_model_dir, engine, 
     assert again.exit_code != 0 and "--force" in again.output
     bad = CliRunner().invoke(app, ["annotate", str(source), "--layout", "rows"])
     assert bad.exit_code != 0 and "unknown layout 'rows'" in bad.output
+
+
+def test_jsonl_blocks_need_the_text_key_in_the_first_record(model, engine, tmp_path):
+    (tmp_path / "in.jsonl").write_text('{"body": "hi"}\n{"text": "so sad"}\n')
+    with pytest.raises(InputError, match="column 'text' not found .* found columns: 'body'"):
+        annotate_blocks(model, [str(tmp_path / "in.jsonl")], str(tmp_path / "o"), OPTIONS, engine)

@@ -18,7 +18,8 @@ import pandas as pd
 
 from eqn.annotation.options import AnnotateOptions
 from eqn.annotation.texts import AnnotationSummary, annotate_texts
-from eqn.data.formats import missing_column_error
+from eqn.data.chunks import RECORDS
+from eqn.data.formats import MISSING, missing_column_error
 
 if TYPE_CHECKING:
     from eqn.model.inference import InferenceModel
@@ -60,11 +61,17 @@ def annotate_chunk(
     model: InferenceModel, chunk: pd.DataFrame, source: Path, options: AnnotateOptions
 ) -> tuple[pd.DataFrame, AnnotationSummary]:
     """The chunk's own columns, then the annotation's (renamed ``eqn_*`` on a clash)."""
-    if options.text_col not in chunk.columns:
+    if options.text_col in chunk.columns:
+        texts = chunk[options.text_col].tolist()
+    elif chunk.attrs.get(RECORDS):
+        # JSONL records without the key (the file's first records were checked to have
+        # it): missing texts, flagged empty, whatever the chunk boundaries.
+        texts = [MISSING] * len(chunk)
+    else:
         raise missing_column_error(options.text_col, chunk.columns, source, "text_col")
     batch = annotate_texts(
         model,
-        chunk[options.text_col].tolist(),
+        texts,
         options.threshold,
         options.raw,
         options.batch_size,

@@ -8,14 +8,15 @@ energy / 10 (Label Studio's JSON import format).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import pandas as pd
 
+from eqn.annotation.writers import json_value
 from eqn.core.scale import MAX_ENERGY
+from eqn.data.formats import MISSING
 
 FROM_NAME = "emotion"
 TO_NAME = "text"
@@ -34,13 +35,6 @@ def labeling_config(labels: Sequence[str]) -> str:
     )
 
 
-def _plain(value: Any) -> Any:
-    """Cell values as JSON can hold them (NaN becomes null)."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
 def tasks(
     annotated: pd.DataFrame,
     text_col: str,
@@ -51,8 +45,14 @@ def tasks(
     """One task per row of an annotation table (pass-through columns, then eqn's)."""
     out = []
     for _, row in annotated.iterrows():
-        data = {"text": _plain(row[text_col])}
-        data.update({c: _plain(row[c]) for c in extra_columns if c != text_col})
+        data = {"text": json_value(text_col, row[text_col])}
+        data.update(
+            {
+                c: json_value(c, row[c])
+                for c in extra_columns
+                if c != text_col and row[c] is not MISSING
+            }
+        )
         macro = row["macro_emotion"]
         micro = [p.split(":")[0] for p in str(row["micro_emotions"]).split(";") if p]
         choices = [macro, *micro] if macro else []

@@ -37,7 +37,12 @@ from eqn.annotation.options import AnnotateOptions
 from eqn.annotation.texts import AnnotationSummary
 from eqn.annotation.writers import write_frame
 from eqn.data.chunks import _check_header, _object_frame, arrow_frame
-from eqn.data.formats import SUFFIX_FORMATS, jsonl_record, python_encoding
+from eqn.data.formats import (
+    SUFFIX_FORMATS,
+    jsonl_record,
+    missing_column_error,
+    python_encoding,
+)
 from eqn.errors import ConfigError, InputError, OutputExistsError
 
 if TYPE_CHECKING:
@@ -176,14 +181,29 @@ def _content_hash(uri: str) -> str:
     return digest.hexdigest()
 
 
+def _head(source: _Source) -> bytes:
+    fs, path = _filesystem(source.uri)
+    with fs.open_input_stream(path) as stream:
+        return bytes(stream.read(1 << 16))
+
+
+def _check_first_record(source: _Source, options: AnnotateOptions) -> None:
+    """The text key must be in the first JSONL record (as the local engine checks);
+    later records without it are missing texts."""
+    text = _head(source).decode(python_encoding(options.encoding), errors="replace")
+    first = next((line for line in text.splitlines() if line.strip()), None)
+    if first is None:
+        raise InputError(f"{source.uri} is empty: it has no rows")
+    record = jsonl_record(first, 1, Path(source.uri))
+    if options.text_col not in record:
+        raise missing_column_error(options.text_col, record, source.uri, "text_col")
+
+
 def _csv_header(source: _Source, sep: str, encoding: str) -> list[str]:
     """The header row, read from the file's first bytes (the driver reads no rows)."""
     import csv
 
-    fs, path = _filesystem(source.uri)
-    with fs.open_input_stream(path) as stream:
-        head = stream.read(1 << 16)
-    text = head.decode(python_encoding(encoding), errors="replace")
+    text = _head(source).decode(python_encoding(encoding), errors="replace")
     header = next(csv.reader(io.StringIO(text), delimiter=sep), None)
     if not header:
         raise InputError(f"{source.uri} is empty: it has no header")
@@ -202,6 +222,8 @@ def _read(source: _Source, options: AnnotateOptions, blocks: int | None) -> Any:
         return ray.data.read_parquet(
             path, filesystem=fs, override_num_blocks=blocks, num_cpus=IO_CPUS
         )
+    if source.fmt == "jsonl":
+        _check_first_record(source, options)
     if source.fmt in ("jsonl", "txt"):
         return ray.data.read_text(
             path,

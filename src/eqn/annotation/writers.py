@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eqn.data.formats import MISSING
 from eqn.errors import InputError
 from eqn.io import atomic_write
 
@@ -47,6 +48,12 @@ def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         if values.dtype != object and not isinstance(values.dtype, pd.ArrowDtype):
             continue
+        if values.dtype == object and any(v is MISSING for v in values):
+            if out is frame:
+                out = frame.copy()
+            values = out[column] = pd.Series(
+                [None if v is MISSING else v for v in values], dtype=object, index=values.index
+            )
         if _is_binary(values):
             raise InputError(
                 f"column {column!r} holds binary data, which CSV cannot keep; write Parquet "
@@ -59,7 +66,7 @@ def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
             out = frame.copy()
         out[column] = pd.Series(
             [
-                json.dumps(_json_value(column, v), ensure_ascii=False, default=_jsonable)
+                json.dumps(json_value(column, v), ensure_ascii=False, default=_jsonable)
                 if isinstance(v, (dict, list, np.ndarray))
                 else str(v)
                 if isinstance(v, Decimal)
@@ -99,11 +106,23 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} values have no JSON form")
 
 
-def _json_value(column: str, value: Any) -> Any:
-    """``value`` made JSON-ready, or an error naming the column and a format that keeps it."""
+def json_value(column: str, value: Any) -> Any:
+    """``value`` as strict JSON holds it (a null for a missing value), or an error naming
+    the column and a format that keeps it."""
+    if value is None or value is pd.NA or value is pd.NaT or value is MISSING:
+        return None
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        name = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+        raise InputError(
+            f"column {column!r} holds {name}, which JSON cannot hold; write CSV or Parquet "
+            "instead, or fix that value",
+            parameter="fmt",
+        )
     try:
-        return json.loads(json.dumps(value, default=_jsonable)) if _needs_help(value) else value
-    except TypeError as error:
+        if not _needs_help(value):
+            return value
+        return json.loads(json.dumps(value, default=_jsonable, allow_nan=False))
+    except (TypeError, ValueError) as error:
         raise InputError(
             f"column {column!r} cannot be written as JSON exactly ({error}); write Parquet "
             "(format parquet), which keeps it",
@@ -117,28 +136,14 @@ def _needs_help(value: Any) -> bool:
 
 def _json_lines(frame: pd.DataFrame) -> list[str]:
     """One JSON object a line, by the json module: keys and values exactly as held
-    (pandas' writer cuts names at a NUL byte); NaN becomes null."""
+    (pandas' writer cuts names at a NUL byte). A key its record lacked stays out; a
+    null stays null; NaN and Infinity, which JSON cannot hold, are refused."""
 
     columns = [str(c) for c in frame.columns]
 
-    def plain(column: str, value: Any) -> Any:
-        if value is pd.NA or value is pd.NaT:
-            return None
-        if isinstance(value, float) and value != value:
-            return None
-        value = _json_value(column, value)
-        if isinstance(value, float) and value in (math.inf, -math.inf):
-            raise InputError(
-                f"column {column!r} holds {'Infinity' if value > 0 else '-Infinity'}, which "
-                "JSON cannot hold; write CSV or "
-                "Parquet instead, or fix that value",
-                parameter="fmt",
-            )
-        return value
-
     return [
         json.dumps(
-            {c: plain(c, v) for c, v in zip(columns, row, strict=True)},
+            {c: json_value(c, v) for c, v in zip(columns, row, strict=True) if v is not MISSING},
             ensure_ascii=False,
             default=_jsonable,
         )
@@ -154,7 +159,10 @@ def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         if out[column].dtype != object:
             continue
-        values = [v.tolist() if isinstance(v, np.ndarray) else v for v in out[column]]
+        values = [
+            v.tolist() if isinstance(v, np.ndarray) else None if v is MISSING else v
+            for v in out[column]
+        ]
         kinds = {type(v) for v in values if v is not None}
         if kinds <= {str} or kinds == {list} or kinds == {dict}:
             out[column] = values

@@ -10,7 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from eqn.data.formats import encoding_error, jsonl_record, parser_problem, python_encoding
+from eqn.data.formats import (
+    MISSING,
+    encoding_error,
+    jsonl_record,
+    parser_problem,
+    python_encoding,
+)
 from eqn.errors import InputError
 
 
@@ -48,6 +54,9 @@ def _line_chunks(path: Path, chunk_rows: int, encoding: str) -> Iterator[pd.Data
         yield pd.DataFrame({"text": lines}, dtype=object)
 
 
+RECORDS = "eqn_records"
+
+
 def arrow_frame(table: Any) -> pd.DataFrame:
     """An Arrow table or batch as a frame that keeps every Arrow type (``pd.ArrowDtype``):
     an integer column with a null stays integer, a decimal stays decimal."""
@@ -57,7 +66,11 @@ def arrow_frame(table: Any) -> pd.DataFrame:
 def _object_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Records as columns of Python objects: no type inference, so nothing is rounded."""
     columns = list(dict.fromkeys(key for record in records for key in record))
-    return pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns})
+    frame = pd.DataFrame(
+        {c: pd.Series([r.get(c, MISSING) for r in records], dtype=object) for c in columns}
+    )
+    frame.attrs[RECORDS] = True  # a key no record here has is missing, not unknown
+    return frame
 
 
 def count_rows(path: Path, fmt: str) -> int | None:

@@ -25,6 +25,23 @@ SUFFIX_FORMATS = {
 
 FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
 
+
+class _Missing:
+    """A key that a JSONL record does not have (unlike an explicit null): the writers
+    leave it out of that record again, and write an empty cell or a null elsewhere."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "MISSING"  # unpickles (in a Ray worker too) as this module's one instance
+
+
+MISSING = _Missing()
+
 # Formats files to annotate can be read from; a .txt file holds one text per line.
 ANNOTATION_FORMATS = ("csv", "tsv", "txt", "jsonl", "parquet")
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from eqn.core.annotation import AnnotatedEnergies, annotate_energies
+from eqn.data.formats import MISSING
 from eqn.errors import InputError
 
 EMPTY_FLAG = "empty"
@@ -22,8 +24,13 @@ TRUNCATED_FLAG = "truncated"
 
 
 def is_missing(value: Any) -> bool:
-    """None or NaN: a cell with no text in it."""
-    return value is None or (isinstance(value, float) and np.isnan(value))
+    """None, NaN or a key a JSONL record lacks: a cell with no text in it."""
+    return (
+        value is None
+        or value is MISSING
+        or value is pd.NA
+        or (isinstance(value, float) and np.isnan(value))
+    )
 
 
 def as_text(value: Any) -> str:
