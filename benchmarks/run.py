@@ -47,6 +47,12 @@ SPEED: dict[str, tuple[str, str, str]] = {
         "static int8 (activation ranges fixed on dev) against dynamic int8 and fp32: "
         "speed, quality, batch independence",
     ),
+    "ray-driver": (
+        "python benchmarks/ray_driver.py --rows 200000 1000000 --real 200000 "
+        "--out benchmarks/results/ray_driver.json",
+        "ray_driver.json",
+        "the Ray driver's ceiling (zeros model) and memory: chunk engine against Ray Data blocks",
+    ),
     "gpu": (
         f"python benchmarks/gpu_throughput.py --data-dir {DATA} "
         "--out benchmarks/results/gpu_throughput.json",

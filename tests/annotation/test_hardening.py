@@ -376,3 +376,17 @@ def test_parquet_types_survive_every_output(model, tmp_path):
     with pytest.raises(InputError, match="column 'b' holds binary data, which CSV cannot keep"):
         A.annotate_file(model, tmp_path / "bin.parquet", tmp_path / "b.csv", progress=False)
     assert not (tmp_path / "b.csv").exists()
+
+
+def test_a_file_over_the_row_limit_is_refused_before_any_row_is_scored(
+    model, tmp_path, monkeypatch
+):
+    from eqn.errors import LimitError
+
+    path = tmp_path / "in.csv"
+    path.write_text("text\n" + "I love it\n" * 5)
+    scored = []
+    monkeypatch.setattr(type(model), "score", lambda self, *a, **k: scored.append(1))
+    with pytest.raises(LimitError, match="has more than 3 rows, the limit here"):
+        A.annotate_file(model, path, tmp_path / "o.csv", chunk_rows=2, max_rows=3, progress=False)
+    assert scored == [] and not (tmp_path / "o.csv").exists()

@@ -364,6 +364,27 @@ def test_a_huge_label_id_is_refused_before_allocating(tmp_path):
         D.read_table(path)
 
 
+def test_sparse_label_ids_without_names_are_refused(tmp_path):
+    path = write(tmp_path / "sparse.csv", "text,labels\nI love it,0\nso sad,5\nwow,9999\n")
+    with pytest.raises(DataError, match=r"label id 9999 would make 10000 unnamed labels for 3"):
+        D.read_table(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("joy;love", "holds ';', which separates micro-emotions"),
+        ("joy:1", "holds ':', which separates a micro-emotion from its energy"),
+        ("joy\tlove", "holds the invisible character U\\+0009"),
+        ("joy\u200b", "holds the invisible character U\\+200B"),
+        (" joy", "starts or ends with a space"),
+    ],
+)
+def test_unusable_label_names_are_refused_by_name(name, problem):
+    with pytest.raises(DataError, match=problem):
+        Dataset.from_lists(["I love it", "so sad"], [[name], ["sadness"]])
+
+
 def test_count_rows_gives_progress_totals(tmp_path):
     import pandas as pd
 

@@ -39,6 +39,18 @@ def test_failed_fit_leaves_no_learned_state(tiny_dataset):
     assert not hasattr(model, "model_") and not hasattr(model, "labels_")
 
 
+def test_training_on_texts_of_one_label_is_refused():
+    from eqn.data import Dataset
+    from eqn.errors import InputError
+
+    one = Dataset.from_lists(["I love it", "so happy"], [["joy"], ["joy"]])
+    with pytest.raises(InputError, match="carry only 'joy' of the 1 labels: a model needs"):
+        estimator.EQN(backbone="lstm", epochs=1).fit(one, progress=False)
+    listed = Dataset.from_lists(["I love it", "wow"], [["joy"], ["joy"]], labels=["joy", "sad"])
+    with pytest.raises(InputError, match="carry only 'joy' of the 2 labels"):
+        estimator.EQN(backbone="lstm", epochs=1).fit(listed, progress=False)
+
+
 def test_energies_stay_on_the_scale(tiny_model_dir):
     model = estimator.EQN.load(tiny_model_dir)
     values = model.energies(["I love it", "furious", "x " * 50])
@@ -113,3 +125,55 @@ def test_a_model_keeps_its_hash_through_save_and_load(tiny_dataset, tmp_path):
     folder = model.save(tmp_path / "m")
     assert hash_saved_model(folder) == before
     assert EQN.load(folder).model_hash == before
+
+
+def _damaged(source, tmp_path, name="damaged"):
+    import shutil
+
+    target = tmp_path / name
+    shutil.copytree(source, target)
+    return target
+
+
+def test_model_folder_damage_is_named_not_dumped(tiny_transformer_dir, tmp_path):
+    import json
+
+    import eqn
+
+    folder = _damaged(tiny_transformer_dir, tmp_path, "tokenizer")
+    tokenizer = folder / "encoder" / "tokenizer.json"
+    tokenizer.write_bytes(tokenizer.read_bytes()[:50])
+    for runtime in ("torch", "onnx"):
+        with pytest.raises(ModelError, match="damaged; restore the model folder"):
+            eqn.load(folder, runtime=runtime)
+    folder = _damaged(tiny_transformer_dir, tmp_path, "no-encoder")
+    import shutil
+
+    shutil.rmtree(folder / "encoder")
+    with pytest.raises(ModelError, match="encoder is missing: the model folder is incomplete"):
+        eqn.load(folder, runtime="torch")
+    folder = _damaged(tiny_transformer_dir, tmp_path, "edited")
+    config = json.loads((folder / "config.json").read_text())
+    del config["thresholds"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"has no tuned threshold \('thresholds'\)"):
+        eqn.load(folder, runtime="torch")
+    config = json.loads((tiny_transformer_dir / "config.json").read_text())
+    config["config"]["backbone_options"]["lora_r"] = 2 * config["config"]["backbone_options"].get(
+        "lora_r", 8
+    )
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"weights differ in shape .* changed after training"):
+        eqn.load(folder, runtime="torch")
+
+
+def test_renamed_labels_are_named(tiny_model_dir, tmp_path):
+    import json
+
+    folder = _damaged(tiny_model_dir, tmp_path)
+    (folder / "labels.txt").unlink()
+    config = json.loads((folder / "config.json").read_text())
+    config["labels"] = [f"L{i}" for i in range(len(config["labels"]))]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"per-label thresholds name other labels .*'L0'"):
+        EQN.load(folder)

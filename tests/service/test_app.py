@@ -86,6 +86,11 @@ def test_limits_give_413_and_422_with_the_limit(client):
         ('{"texts": ["a"], "threshold": "high"}', "threshold: Input should be a valid number"),
         ('{"texts": ["a"], "threshold": -1}', "threshold: Input should be greater than or equal"),
         ('{"texts": ["a"], "colour": 1}', "colour: Extra inputs are not permitted"),
+        # strict types: a quoted number, or a boolean, is a client's bug, not a number
+        ('{"texts": ["a"], "threshold": "5"}', "threshold: Input should be a valid number"),
+        ('{"texts": ["a"], "threshold": true}', "threshold: Input should be a valid number"),
+        ('{"texts": ["a"], "raw": "true"}', "raw: Input should be a valid boolean"),
+        ('{"texts": ["a"], "raw": 1}', "raw: Input should be a valid boolean"),
         ("[1, 2]", "invalid request: "),
     ],
 )
@@ -95,6 +100,23 @@ def test_bad_requests_are_422_with_a_clear_message(client, payload, message):
     )
     assert response.status_code == 422
     assert message in response.json()["error"]
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client):
+    limit = LIMITS.max_json_bytes
+    body = '{"texts": ["' + "a" * (limit + 10) + '"]}'
+    response = client.post(
+        "/v1/annotate", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": f"the request body is larger than the limit of {limit} bytes",
+        "limit": limit,
+    }
+    response = client.post(
+        "/v1/explain", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
 
 
 def test_csv_upload(client, model):

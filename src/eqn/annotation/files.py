@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,19 +180,23 @@ def _refuse_to_discard(manifest_path: Path, force: bool) -> None:
         )
 
 
-def _limited(
-    chunks: Iterable[pd.DataFrame], source: Path, done: int, max_rows: int | None
-) -> Iterator[pd.DataFrame]:
-    """The chunks, refusing a file with more than ``max_rows`` rows before annotating it."""
-    rows = done
-    for chunk in chunks:
+def _check_row_limit(plan: OutputPlan) -> None:
+    """Refuse a file with more than ``max_rows`` rows before annotating any of it: the
+    rows are counted by parsing the file (quoted line breaks included), which costs
+    little next to the model."""
+    options = plan.options
+    if options.max_rows is None:
+        return
+    rows = 0
+    for chunk in iter_chunks(
+        plan.source, plan.in_fmt, options.chunk_rows, 0, options.encoding, options.sep
+    ):
         rows += len(chunk)
-        if max_rows is not None and rows > max_rows:
+        if rows > options.max_rows:
             raise LimitError(
-                f"{source} has more than {max_rows} rows, the limit here; split it",
+                f"{plan.source} has more than {options.max_rows} rows, the limit here; split it",
                 parameter="max_rows",
             )
-        yield chunk
 
 
 def staging_folder(target: Path) -> Path:
@@ -328,18 +332,13 @@ def _run_chunks(
     options, staging = plan.options, plan.staging
     summary = AnnotationSummary(**{**manifest["summary"], "seconds": 0.0})
     summary.outputs = []
-    chunks = _limited(
-        iter_chunks(
-            plan.source,
-            plan.in_fmt,
-            options.chunk_rows,
-            manifest["rows"],
-            options.encoding,
-            options.sep,
-        ),
+    chunks = iter_chunks(
         plan.source,
+        plan.in_fmt,
+        options.chunk_rows,
         manifest["rows"],
-        options.max_rows,
+        options.encoding,
+        options.sep,
     )
     bar_total = count_rows(plan.source, plan.in_fmt) if options.progress else None
     with progress_bar(
@@ -413,6 +412,7 @@ def annotate_file(
     signature = _run_signature(model, plan)
     if plan.options.resume and _is_finished(plan.target):
         return _check_finished(plan, signature)
+    _check_row_limit(plan)
     manifest = _open_staging(plan, signature)
     started = time.perf_counter()
     try:

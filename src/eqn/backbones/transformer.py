@@ -22,7 +22,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from eqn.backbones.base import Backbone
 from eqn.backbones.options import DEFAULT_ENCODER, TransformerOptions
 from eqn.backbones.registry import register
-from eqn.errors import ConfigError
+from eqn.errors import ConfigError, EqnError, ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -181,12 +181,26 @@ class TransformerBackbone(Backbone):
 
     def load_assets(self, directory: Path) -> None:
         source = directory / ENCODER_DIR
-        self.tokenizer = AutoTokenizer.from_pretrained(source)
-        if self.options.finetune == "full":
-            # Every weight is in the saved state: no need for the pretrained files.
-            self.encoder = AutoModel.from_config(AutoConfig.from_pretrained(source))
-        else:
-            self.encoder = self._adapt(self._pretrained())
+        if not source.is_dir():
+            raise ModelError(
+                f"{source} is missing: the model folder is incomplete (it holds the "
+                "tokenizer and the encoder's config); restore it, or save the model again"
+            )
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            if self.options.finetune == "full":
+                # Every weight is in the saved state: no need for the pretrained files.
+                self.encoder = AutoModel.from_config(AutoConfig.from_pretrained(source))
+                return
+        except EqnError:
+            raise
+        except Exception as error:  # tokenizers and transformers raise many types here
+            first = (str(error).splitlines() or [type(error).__name__])[0]
+            raise ModelError(
+                f"{source} cannot be loaded ({first[:200]}): its tokenizer or config files "
+                "are damaged; restore the model folder, or save the model again"
+            ) from None
+        self.encoder = self._adapt(self._pretrained())
 
     def weights_to_save(self) -> dict[str, torch.Tensor]:
         state = self.state_dict()

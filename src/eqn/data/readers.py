@@ -66,6 +66,8 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 _MAX_LISTED_ROWS = 10
 # Integer label ids with no names become names 0..highest; a typo must not make millions.
 MAX_UNNAMED_IDS = 10_000
+# ... and ids 0..highest must be mostly used: 0, 5, 9999 is a typo, not 10,000 labels.
+UNUSED_ID_SLACK = 32
 
 LabelFormat = Literal["auto", "names", "ids"]
 OnEmpty = Literal["error", "drop"]
@@ -387,7 +389,7 @@ def _resolve_labels(
         ]
         highest = max((i for i, _, _ in ids), default=-1)
         distinct = len({i for i, _, _ in ids})
-        if highest >= max(MAX_UNNAMED_IDS, 100 * distinct):
+        if highest >= MAX_UNNAMED_IDS or highest >= 2 * distinct + UNUSED_ID_SLACK:
             _, path, line = max(ids)
             raise InputError(
                 f"{path}, line {line}: label id {highest} would make {highest + 1} unnamed "

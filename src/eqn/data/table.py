@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,13 +171,36 @@ class DatasetSplits:
         )
 
 
+# Characters a label name cannot hold: the output's separators (micro_emotions is
+# "label:energy;label:energy", label cells are comma-separated) and what cannot be
+# seen or typed back (control characters, zero-width and other format characters).
+_SEPARATORS = {";": "micro-emotions", ":": "a micro-emotion from its energy", ",": "labels"}
+
+
+def _label_name_problem(label: str) -> str | None:
+    for character, separates in _SEPARATORS.items():
+        if character in label:
+            return f"holds {character!r}, which separates {separates} in eqn's files"
+    for character in label:
+        category = unicodedata.category(character)
+        if category in ("Cc", "Cf", "Zl", "Zp"):
+            return f"holds the invisible character U+{ord(character):04X}"
+    if label != label.strip():
+        return "starts or ends with a space"
+    return None
+
+
 def check_label_names(labels: Sequence[str], source: str = "labels") -> None:
-    """Refuse empty or duplicate label names, naming the offenders."""
+    """Refuse empty, duplicate or unusable label names, naming the offenders."""
     if len(labels) == 0:
         raise InputError(f"{source}: the label list is empty; give at least one label name")
     blank = [i for i, label in enumerate(labels) if not str(label).strip()]
     if blank:
         raise InputError(f"{source}: label names at positions {blank} are empty")
+    for label in labels:
+        problem = _label_name_problem(str(label))
+        if problem:
+            raise InputError(f"{source}: the label name {str(label)!r} {problem}; rename it")
     seen: dict[str, int] = {}
     for i, label in enumerate(labels):
         if label in seen:

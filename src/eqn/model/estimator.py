@@ -112,6 +112,15 @@ class EQN(InferenceModel):
         config = self.config
         if dev is not None and dev.labels != train.labels:
             raise InputError("train and dev must share one label set, in the same order")
+        used = np.flatnonzero(np.asarray(train.gold).any(axis=0))
+        present = [train.labels[int(i)] for i in used]
+        if len(present) < 2:
+            found = f"only {present[0]!r}" if present else "none"
+            raise InputError(
+                f"the training texts carry {found} of the {len(train.labels)} labels: a "
+                "model needs texts of at least two labels to tell them apart. Check the "
+                "label column (and its separator), or add texts of the other labels"
+            )
         if targets is None:
             targets = E.full_labels(train.gold, config.max_energy, train.intensity)
         targets = np.asarray(targets, dtype=np.float32)
@@ -329,7 +338,13 @@ def _load_weights(model: EnergyModel, path: Path) -> None:
     try:
         missing, unexpected = model.load_state_dict(weights, strict=False)
     except RuntimeError as error:
-        raise ModelError(f"{path} does not match the model: {error}") from None
+        mismatches = [line.strip() for line in str(error).splitlines() if "size mismatch" in line]
+        first = mismatches[0] if mismatches else str(error).splitlines()[0]
+        raise ModelError(
+            f"{path} does not fit the network that {path.parent / CONFIG_FILE} describes: "
+            f"{len(mismatches) or 'some'} weights differ in shape ({first}). The config was "
+            "changed after training (lora_r, a size, the encoder); restore it"
+        ) from None
     if unexpected or set(missing) - expected_missing:
         raise ModelError(
             f"{path} does not match the model: missing "

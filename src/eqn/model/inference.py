@@ -347,15 +347,9 @@ class InferenceModel:
     def _read_saved_state(self, source: Path, summary: dict[str, Any]) -> None:
         """Labels, thresholds and calibration from a saved folder's files."""
         config_path = source / CONFIG_FILE
-        try:
-            labels = tuple(summary["labels"])
-            check_label_names(labels, source=str(config_path))
-            thresholds = summary["thresholds"]
-            threshold = float(thresholds["global"])
-            label_thresholds = np.array([thresholds["per_label"][label] for label in labels])
-        except (KeyError, TypeError, ValueError, EqnError) as error:
-            raise ModelError(f"{config_path} is not a valid eqn model config: {error}") from None
+        labels = _saved_labels(config_path, summary)
         _check_labels_file(source, labels)
+        thresholds, threshold, label_thresholds = _saved_thresholds(config_path, summary, labels)
         self.labels_ = labels
         self.threshold_ = threshold
         self.label_thresholds_ = label_thresholds
@@ -370,6 +364,48 @@ class InferenceModel:
         self.n_train_ = fit.get("n_train")
         self.warm_start_ = fit.get("warm_start", False)
         self.train_seconds_ = fit.get("train_seconds")
+
+
+def _saved_labels(config_path: Path, summary: dict[str, Any]) -> tuple[str, ...]:
+    labels = summary.get("labels")
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise ModelError(
+            f"{config_path} has no list of label names under 'labels'; the file was edited "
+            "or damaged: restore it, or save the model again"
+        )
+    try:
+        check_label_names(labels, source=str(config_path))
+    except EqnError as error:
+        raise ModelError(str(error)) from None
+    return tuple(labels)
+
+
+def _saved_thresholds(
+    config_path: Path, summary: dict[str, Any], labels: Sequence[str]
+) -> tuple[dict[str, Any], float, np.ndarray]:
+    """The tuned thresholds: h, and one per label, each named by its label."""
+    thresholds = summary.get("thresholds")
+    restore = "restore config.json, or tune them again with eqn calibrate"
+    if not isinstance(thresholds, dict) or "global" not in thresholds:
+        raise ModelError(f"{config_path} has no tuned threshold ('thresholds'); {restore}")
+    per_label = thresholds.get("per_label")
+    if not isinstance(per_label, dict):
+        raise ModelError(f"{config_path} has no per-label thresholds; {restore}")
+    lacking = [label for label in labels if label not in per_label]
+    if lacking:
+        raise ModelError(
+            f"{config_path}: the per-label thresholds name other labels than 'labels' "
+            f"(none for {', '.join(map(repr, lacking[:5]))}; they name "
+            f"{', '.join(map(repr, list(per_label)[:5]))}); the label names were edited: "
+            "restore config.json"
+        )
+    try:
+        values = np.array([float(per_label[label]) for label in labels])
+        return thresholds, float(thresholds["global"]), values
+    except (TypeError, ValueError) as error:
+        raise ModelError(
+            f"{config_path} holds a threshold that is not a number ({error})"
+        ) from None
 
 
 def _check_labels_file(source: Path, labels: Sequence[str]) -> None:

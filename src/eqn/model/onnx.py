@@ -223,7 +223,14 @@ class OnnxModel(InferenceModel):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(source / ENCODER_DIR / "tokenizer.json"))
+        path = source / ENCODER_DIR / "tokenizer.json"
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as error:  # tokenizers raises its own types for bad files
+            raise ModelError(
+                f"{path} cannot be read ({str(error)[:200]}): it is damaged; restore the model "
+                "folder, or save the model again"
+            ) from None
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=self.config.backbone_options.max_length)
         self.tokenizer_ = tokenizer

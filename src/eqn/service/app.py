@@ -29,7 +29,7 @@ from eqn.errors import EqnError, LimitError, ModelError
 from eqn.model.inference import InferenceModel
 from eqn.service.routes import router
 from eqn.service.serving import JobQueue, ModelHolder, ServiceError, ServiceLimits
-from eqn.service.uploads import UploadSizeLimit
+from eqn.service.uploads import BodySizeLimit
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,12 @@ def create_app(
     limits: ServiceLimits | None = None,
     device: str = "auto",
     runtime: str = "auto",
+    preload_explainer: bool = True,
 ) -> FastAPI:
     """The FastAPI app. Give a loaded ``model``, or a ``model_path`` (None: the default
-    model) to load once at start-up; ``/healthz`` reports ready only after that."""
+    model) to load once at start-up; ``/healthz`` reports ready only after that.
+    ``preload_explainer``: load the torch model that explanations need at start-up (in
+    their own thread), so that no request waits for it."""
     limits = limits or ServiceLimits()
     holder = ModelHolder(limits, model)
 
@@ -74,6 +77,12 @@ def create_app(
                 holder.swap(loaded)
         else:
             holder.swap(holder.pending)
+        if preload_explainer and holder.current is not None:
+            # The torch twin that explanations need (~20 s for the shipped model) loads now,
+            # in the explanations' own thread, not on the first /v1/explain.
+            from eqn.model.explain import torch_model
+
+            app.state.explanations.start(torch_model, holder.current.model)
         yield
         await holder.stop()
 
@@ -89,7 +98,7 @@ def create_app(
     app.state.limits = limits
     app.state.uploads = JobQueue("file jobs", limits.max_queued_uploads)
     app.state.explanations = JobQueue("explanations", limits.max_queued_explanations)
-    app.add_middleware(UploadSizeLimit, path="/v1/annotate/csv", limit=limits.max_upload_bytes)
+    app.add_middleware(BodySizeLimit, limits=limits.body_limits())
     _add_error_handlers(app)
     app.include_router(router)
     _add_pages(app)

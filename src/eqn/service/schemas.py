@@ -8,9 +8,12 @@ from eqn.core.scale import MAX_ENERGY
 from eqn.errors import InputError
 from eqn.model.scoring import check_unicode
 
+# Strict: "5" is not a number and true is not 1; a client that sends them has a bug.
+STRICT = ConfigDict(extra="forbid", strict=True)
+
 
 class AnnotateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     texts: list[str] = Field(min_length=1, description="Texts to annotate.")
 
@@ -34,7 +37,7 @@ class AnnotateRequest(BaseModel):
 
 
 class ExplainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     text: str = Field(min_length=1, description="The text to explain.")
     label: str | None = Field(None, description="The label to explain (default: the macro).")
@@ -66,6 +69,7 @@ class Provenance(BaseModel):
     runtime: str
     calibrated: bool
     threshold: float
+    precision: str | None = None
 
 
 class AnnotateResponse(BaseModel):

@@ -53,6 +53,20 @@ class ServiceLimits:
         if self.max_wait_ms < 0:
             raise ConfigError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
 
+    @property
+    def max_json_bytes(self) -> int:
+        """The largest JSON body a text request can need: every text at its longest, each
+        character escaped (``\\uXXXX``), and room for the rest of the request."""
+        return self.max_texts * self.max_text_chars * 6 + 64 * 1024
+
+    def body_limits(self) -> dict[str, int]:
+        """Byte limits per POST route, checked before a body is read."""
+        return {
+            "/v1/annotate": self.max_json_bytes,
+            "/v1/explain": self.max_text_chars * 6 + 64 * 1024,
+            "/v1/annotate/csv": self.max_upload_bytes + 64 * 1024,  # the multipart framing
+        }
+
 
 class ServiceError(Exception):
     def __init__(self, status: int, message: str, **extra: Any) -> None:
@@ -169,6 +183,18 @@ class JobQueue:
         self.size = size
         self.waiting = 0
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"eqn-{what.replace(' ', '-')}")
+
+    def start(self, function: Any, *args: Any) -> None:
+        """Run ``function`` in this queue's thread without waiting for it (a warm-up): jobs
+        queued later run after it. A failure is logged; the jobs report their own."""
+
+        def warm_up() -> None:
+            try:
+                function(*args)
+            except Exception as error:  # the first real job will meet and report it
+                logger.warning("%s: warm-up failed: %s", self.what, error)
+
+        self.executor.submit(warm_up)
 
     async def run(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         if self.waiting >= self.size:

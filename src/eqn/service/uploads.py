@@ -1,5 +1,5 @@
-"""File uploads: a bounded queue of file jobs, copying with a size limit, and the
-Content-Disposition of the annotated file."""
+"""Request bodies and file uploads: size limits before reading, copying with a size
+limit, and the Content-Disposition of the annotated file."""
 
 from __future__ import annotations
 
@@ -33,24 +33,29 @@ def attachment(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
-class UploadSizeLimit:
-    """Refuse an upload by its declared size before reading it (413), or without one (411)."""
+class BodySizeLimit:
+    """Refuse a request body by its declared size before reading it (413), or without a
+    declared size (411): a large body is never read, let alone parsed.
 
-    def __init__(self, app: Any, path: str, limit: int) -> None:
-        self.app, self.path, self.limit = app, path, limit
+    ``limits`` maps a POST route's path to its byte limit.
+    """
+
+    def __init__(self, app: Any, limits: dict[str, int]) -> None:
+        self.app, self.limits = app, limits
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "POST":
+        limit = self.limits.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if limit is not None and scope["method"] == "POST":
             headers = dict(scope.get("headers") or [])
             declared = headers.get(b"content-length")
             status, message = 0, ""
             if declared is None or not declared.isdigit():
-                status, message = 411, "send the upload with a Content-Length header"
-            elif int(declared) > self.limit + 64 * 1024:  # room for the multipart framing
+                status, message = 411, "send the request with a Content-Length header"
+            elif int(declared) > limit:
                 status = 413
-                message = f"the file is larger than the limit of {self.limit} bytes"
+                message = f"the request body is larger than the limit of {limit} bytes"
             if status:
-                response = JSONResponse({"error": message, "limit": self.limit}, status)
+                response = JSONResponse({"error": message, "limit": limit}, status)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
