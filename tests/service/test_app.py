@@ -290,3 +290,11 @@ def test_upload_names_with_control_characters_get_a_clean_header():
     header = attachment("a\x00b\tc\x1b\x7f.eqn.csv")
     assert all(ord(c) >= 32 and ord(c) != 127 for c in header)
     assert 'filename="a_b_c__.eqn.csv"' in header
+
+
+def test_every_error_has_the_one_error_body(client):
+    missing = client.get("/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json() == {"error": "Not Found"}
+    wrong = client.get("/v1/annotate")
+    assert wrong.status_code == 405 and wrong.json() == {"error": "Method Not Allowed"}
+    assert "allow" in {k.lower() for k in wrong.headers}

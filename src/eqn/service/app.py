@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eqn import __version__
 from eqn.errors import EqnError, LimitError, ModelError
@@ -125,6 +126,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
         field = {"field": error.parameter} if error.parameter else {}
         return JSONResponse({"error": str(error), **field}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own answers (404, 405) in the service's one error body too.
+        headers = dict(error.headers or {})
+        return JSONResponse({"error": str(error.detail)}, error.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
