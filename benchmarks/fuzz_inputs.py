@@ -1,11 +1,24 @@
-"""Fuzz the readers and the file annotator with seeded mutations of small files.
+"""Fuzz the readers, the file annotator, resume and the model loader.
 
-A *crash* is any exception other than eqn's typed InputError (or OutputExistsError).
-A *wrong output* is an annotation that succeeded but whose rows or pass-through
-cells differ from what the same reader gives for the input. A tiny random-weight
-LSTM model stands in for the real one: the model is not what is being tested.
+Five targets, each seeded:
 
-    python benchmarks/fuzz_inputs.py --annotate 600 --read 1600 > benchmarks/results/fuzz.md
+* byte mutations of small CSV/TSV/JSONL/text files, annotated and read as datasets;
+* Parquet files of random Arrow types (integers with nulls, floats with NaN, decimals,
+  dates, timestamps with and without zones, lists, structs, dictionaries, binary),
+  annotated to Parquet (every type and value must come back), CSV and JSONL;
+* CSV headers with odd names (duplicates, empty, spaces, quotes, Unicode, names of
+  eqn's own columns): the output header must be the input's, then eqn's columns;
+* resume after a change (the input's content at the same size and mtime, the
+  threshold, raw energies, the text column, the format), after a finished run or an
+  interrupted one: the result must be refused or redone, never a stale output;
+* damaged model folders (files removed, truncated or flipped, config keys removed
+  or retyped, labels renamed): loading must give a typed error or a working model.
+
+A *crash* is any exception other than eqn's typed errors. A *wrong output* is one
+that succeeded but differs from what the input holds. A tiny random-weight LSTM model
+stands in for the real one: the model is not what is being tested.
+
+    python benchmarks/fuzz_inputs.py > benchmarks/results/fuzz.md
 """
 
 from __future__ import annotations
@@ -27,6 +40,9 @@ from eqn.data import Dataset, ReaderOptions, read_table
 from eqn.data.readers import iter_chunks
 from eqn.errors import InputError, OutputExistsError
 from eqn.model.estimator import EQN
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fuzz_structured  # noqa: E402
 
 SEEDS = {
     "csv": b'id,text,extra\n1,"I love this, truly",x\n2,"So angry ""now""",y\n3,meh,z\n',
@@ -139,6 +155,10 @@ def main() -> int:
     parser.add_argument("--annotate", type=int, default=600)
     parser.add_argument("--read", type=int, default=1600)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--parquet", type=int, default=300)
+    parser.add_argument("--headers", type=int, default=300)
+    parser.add_argument("--resume", type=int, default=120)
+    parser.add_argument("--model-folders", type=int, default=120)
     args = parser.parse_args()
     rnd = random.Random(args.seed)
     model = tiny_model()
@@ -160,6 +180,7 @@ def main() -> int:
             read_outcomes[outcome.split(":")[0] if outcome.startswith("wrong") else outcome] += 1
             if outcome.startswith(("crash", "wrong")):
                 print(f"<!-- read {fmt} #{i}: {outcome} -->")
+        structured = fuzz_structured.run_all(model, folder, rnd, args)
 
     def count(outcomes: Counter[str], prefix: str) -> int:
         return sum(n for k, n in outcomes.items() if k.startswith(prefix))
@@ -168,19 +189,23 @@ def main() -> int:
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores. Seed {args.seed}. "
         "Command: `python benchmarks/fuzz_inputs.py "
-        f"--annotate {args.annotate} --read {args.read}`\n"
+        f"--annotate {args.annotate} --read {args.read} --parquet {args.parquet} "
+        f"--headers {args.headers} --resume {args.resume} --model-folders {args.model_folders}`\n"
     )
     print("| target | cases | annotated or read | typed errors | crashes | wrong outputs |")
     print("|---|---|---|---|---|---|")
-    for name, outcomes, total, ok in (
+    targets = [
         ("file annotator", annotate_outcomes, args.annotate, "annotated"),
         ("dataset reader", read_outcomes, args.read, "read"),
-    ):
+        *((name, outcomes, sum(outcomes.values()), "ok") for name, outcomes in structured),
+    ]
+    for name, outcomes, total, ok in targets:
         print(
             f"| {name} | {total} | {outcomes[ok]} | {outcomes['typed error']} | "
             f"{count(outcomes, 'crash')} | {count(outcomes, 'wrong')} |"
         )
-    bad = sum(count(o, p) for o in (annotate_outcomes, read_outcomes) for p in ("crash", "wrong"))
+    every = [annotate_outcomes, read_outcomes, *(o for _, o in structured)]
+    bad = sum(count(o, p) for o in every for p in ("crash", "wrong"))
     return 1 if bad else 0
 
 

@@ -177,3 +177,18 @@ def test_renamed_labels_are_named(tiny_model_dir, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match=r"per-label thresholds name other labels .*'L0'"):
         EQN.load(folder)
+
+
+def test_damaged_backbone_files_and_odd_records_are_named(tiny_model_dir, tmp_path):
+    import json
+
+    folder = _damaged(tiny_model_dir, tmp_path, "vocab")
+    vocab = folder / "vocab.json"
+    vocab.write_bytes(vocab.read_bytes()[:30])
+    with pytest.raises(ModelError, match="the lstm backbone's files are damaged or missing"):
+        EQN.load(folder)
+    folder = _damaged(tiny_model_dir, tmp_path, "fit")
+    config = json.loads((folder / "config.json").read_text())
+    config["fit"] = 3  # the record of how it was fitted is informative only
+    (folder / "config.json").write_text(json.dumps(config))
+    assert EQN.load(folder).history_ == []

@@ -315,7 +315,16 @@ class EQN(InferenceModel):
         estimator._read_saved_state(source, summary)
         torch.manual_seed(config.seed)
         backbone = B.build(config.backbone, config.backbone_options)
-        backbone.load_assets(source)
+        try:
+            backbone.load_assets(source)
+        except EqnError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as error:  # JSON, UTF-8, missing
+            raise ModelError(
+                f"{source}: the {config.backbone} backbone's files are damaged or missing "
+                f"({type(error).__name__}: {str(error)[:160]}); restore the model folder, or "
+                "save the model again"
+            ) from None
         model = EnergyModel(backbone, len(estimator.labels_), config)
         _load_weights(model, source / WEIGHTS_FILE)
         model.eval()

@@ -358,7 +358,8 @@ class InferenceModel:
         self.calibration_, self.calibrated_threshold_ = read_calibration(
             source, labels, thresholds.get("calibrated")
         )
-        fit = summary.get("fit") or {}
+        fit = summary.get("fit")
+        fit = fit if isinstance(fit, dict) else {}  # how it was fitted: informative only
         self.history_ = fit.get("history", [])
         self.best_epoch_ = fit.get("best_epoch")
         self.n_train_ = fit.get("n_train")
