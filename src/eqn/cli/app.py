@@ -17,6 +17,7 @@ from eqn.cli import (
     explain,
     info,
     label_studio,
+    select,
     serve,
     train,
 )
@@ -65,5 +66,16 @@ def version() -> None:
     console.print(f"eqn {__version__}")
 
 
-for module in (annotate, explain, train, calibrate, evaluate, compare, serve, info, label_studio):
+for module in (
+    annotate,
+    explain,
+    train,
+    calibrate,
+    evaluate,
+    compare,
+    select,
+    serve,
+    info,
+    label_studio,
+):
     app.command(name=module.NAME)(module.command)

@@ -111,6 +111,16 @@ RelabelFoldsOpt = Annotated[
     ),
 ]
 
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Continue from this model (a folder, or 'default' for the shipped one): one "
+        "fine-tuning stage from its weights, configuration and labels. DATA may be a "
+        "Label Studio JSON export (several annotators become vote fractions).",
+    ),
+]
+
 GoldWeightOpt = Annotated[
     float,
     typer.Option(
@@ -170,9 +180,16 @@ def command(
     ] = None,
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
+    from_model: FromOpt = None,
+    held_out: Annotated[
+        float, typer.Option(help="With --from: the share of the new data held out to judge it.")
+    ] = 0.2,
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
+    if from_model is not None:
+        _continue(dataset, out, from_model, epochs, held_out, force, progress, device, data)
+        return
     from eqn.experiments.pipeline import RelabelOptions, run_pipeline, verdict
     from eqn.model.config import ModelConfig
 
@@ -223,3 +240,44 @@ def command(
     if last is not None:
         console.print(verdict(record, last), markup=False)
     console.print(f"run record: {out / 'run.json'}", markup=False)
+
+
+def _continue(
+    dataset: str,
+    out: Path,
+    from_model: str,
+    epochs: int,
+    held_out: float,
+    force: bool,
+    progress: bool,
+    device: str,
+    data: DatasetOptions,
+) -> None:
+    """``--from``: fine-tune a model on new annotations and judge it against its parent."""
+
+    from eqn.data.label_studio import is_label_studio_export, read_export
+    from eqn.experiments.continued import NewData, continue_training, export_data
+    from eqn.model.estimator import EQN, default_model_dir
+
+    if not 0 < held_out < 1:
+        fail(f"the held-out share must be between 0 and 1, got {held_out}", "--held-out")
+    source = default_model_dir() if from_model == "default" else Path(from_model)
+    parent = EQN.load(source, device=device)
+    path = Path(dataset)
+    if is_label_studio_export(path):
+        field = None if data.text_col == "text" else data.text_col
+        new = export_data(read_export(path, field), parent.labels, held_out, data.seed, dataset)
+    else:
+        splits = dataclasses.replace(data, labels=",".join(parent.labels)).load(dataset)
+        origin = {"source": dataset, "format": "labelled file", "held_out": "its dev split"}
+        new = NewData(splits.train, splits.dev, origin)
+    record = continue_training(parent, new, out, epochs, force, progress)
+    scores = record["held_out_macro_f1"]
+    judged = "better than or as good as" if record["better_than_parent"] else "WORSE than"
+    console.print(
+        f"continued from {parent.name}: held-out macro F1 {scores['parent']:.4f} -> "
+        f"{scores['continued']:.4f} ({record['held_out_texts']} texts), {judged} its parent. "
+        f"Calibration and h {record['calibration_and_h']}.",
+        markup=False,
+    )
+    console.print(f"model: {record['model']}; run record: {out / 'run.json'}", markup=False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -157,12 +158,21 @@ class EQN(InferenceModel):
         return self
 
     def _build(self, train: Dataset, warm_start_from: EQN | None) -> EnergyModel:
+        if warm_start_from is not None:
+            if warm_start_from.labels != train.labels:
+                raise InputError(
+                    "a warm start needs the training data to have the starting model's labels"
+                )
+            # The starting model's backbone, vocabulary or tokenizer included (one rebuilt
+            # from new texts would not fit its embeddings), under this model's head
+            # settings (activation, dropout), then all its weights.
+            start = warm_start_from._fitted()
+            model = EnergyModel(copy.deepcopy(start.backbone), train.n_labels, self.config)
+            model.load_state_dict(start.state_dict())
+            return model
         backbone = B.build(self.config.backbone, self.config.backbone_options)
         backbone.prepare(train.texts)
-        model = EnergyModel(backbone, train.n_labels, self.config)
-        if warm_start_from is not None:
-            model.load_state_dict(warm_start_from._fitted().state_dict())
-        return model
+        return EnergyModel(backbone, train.n_labels, self.config)
 
     @staticmethod
     def _encoded(model: EnergyModel, dataset: Dataset) -> tuple[list[Any], list[int], np.ndarray]:

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from eqn import __version__
 from eqn.errors import EqnError, LimitError, ModelError
 from eqn.model.inference import InferenceModel
+from eqn.service import ml_backend
 from eqn.service.routes import router
 from eqn.service.serving import JobQueue, ModelHolder, ServiceError, ServiceLimits
 from eqn.service.uploads import BodySizeLimit
@@ -97,11 +98,13 @@ def create_app(
     )
     app.state.holder = holder
     app.state.limits = limits
+    app.state.labeling_configs = {}  # Label Studio project -> its labeling config
     app.state.uploads = JobQueue("file jobs", limits.max_queued_uploads)
     app.state.explanations = JobQueue("explanations", limits.max_queued_explanations)
     app.add_middleware(BodySizeLimit, limits=limits.body_limits())
     _add_error_handlers(app)
     app.include_router(router)
+    app.include_router(ml_backend.router)  # Label Studio's ML backend protocol, at the root
     _add_pages(app)
     return app
 

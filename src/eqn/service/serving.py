@@ -35,6 +35,8 @@ class ServiceLimits:
     max_queued_uploads: int = 4
     # Explanations (seconds each) run in a thread of their own; this many may wait.
     max_queued_explanations: int = 2
+    # Label Studio's /predict and /train: tasks or an export, in one body.
+    max_tasks_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         names = (
@@ -46,6 +48,7 @@ class ServiceLimits:
             "max_upload_rows",
             "max_queued_uploads",
             "max_queued_explanations",
+            "max_tasks_bytes",
         )
         for name in names:
             if getattr(self, name) <= 0:
@@ -65,6 +68,11 @@ class ServiceLimits:
             "/v1/annotate": self.max_json_bytes,
             "/v1/explain": self.max_text_chars * 6 + 64 * 1024,
             "/v1/annotate/csv": self.max_upload_bytes + 64 * 1024,  # the multipart framing
+            # Label Studio's ML backend protocol: tasks (any number) and exports
+            "/setup": 4 * 1024 * 1024,
+            "/predict": self.max_tasks_bytes,
+            "/train": self.max_tasks_bytes,
+            "/webhook": 4 * 1024 * 1024,
         }
 
 

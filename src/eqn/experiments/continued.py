@@ -1,0 +1,136 @@
+"""Continue from a model (``eqn train DATA --from MODEL``): one fine-tuning stage from
+the model's weights, with its configuration and labels, on new annotations.
+
+A share of the new data is held out. With at least ``MIN_HELD_OUT`` held-out texts
+(and ``MIN_POSITIVES`` positives for some label) the calibration maps and h are fitted
+on it again; below that the parent's maps and h are kept, and the record says so.
+Before and after are scored on the held-out share, so the run says whether the new
+model is better than its parent.
+
+    OUT/eqn/        the continued model
+    OUT/run.json    the data used (tasks, annotations, annotators), the parent, and
+                    macro F1 before and after on the held-out share
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eqn.core import energy as E
+from eqn.data.label_studio import LabelStudioExport
+from eqn.data.table import Dataset
+from eqn.errors import InputError, OutputExistsError
+from eqn.io import write_json
+from eqn.model.estimator import EQN
+
+logger = logging.getLogger(__name__)
+
+MIN_HELD_OUT = 200
+MIN_POSITIVES = 5
+
+
+@dataclass(frozen=True)
+class NewData:
+    """What a continued model learns from and is judged on, and where it came from."""
+
+    train: Dataset
+    held_out: Dataset
+    record: dict[str, Any]
+
+
+def export_data(
+    export: LabelStudioExport, labels: tuple[str, ...], share: float, seed: int, source: str
+) -> NewData:
+    """A Label Studio export split into a graded training set and a held-out share
+    (gold where at least half the annotators agree)."""
+    export.check_labels(labels, source)
+    order = np.random.default_rng(seed).permutation(len(export.texts))
+    held = max(1, int(round(len(order) * share)))
+    if len(order) - held < 1:
+        raise InputError(f"{source}: {len(order)} annotated tasks are too few to hold any out")
+    record = {
+        "source": source,
+        "format": "label-studio export",
+        "tasks": export.tasks,
+        "annotated_tasks": len(export.texts),
+        "skipped_tasks": export.skipped_tasks,
+        "annotations": export.annotations,
+        "annotators": export.annotators,
+        "held_out_share": share,
+    }
+    return NewData(
+        export.graded(labels, order[held:], "new annotations"),
+        export.gold(labels, order[:held], "held-out annotations"),
+        record,
+    )
+
+
+def _macro_f1(model: EQN, data: Dataset) -> float:
+    """Macro F1 of the model's own label sets (eq. 8 at its h), as users get them."""
+    scored = model.score(data.texts)
+    h = model.threshold_for(calibrated=scored.calibrated)
+    predicted = E.classify_threshold(scored.energies, h, model.config.keep_top)
+    return float(E.f1_per_label(predicted, data.gold).mean())
+
+
+def continue_training(
+    parent: EQN,
+    data: NewData,
+    out: Path,
+    epochs: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fine-tune ``parent`` on ``data.train``, judge it on ``data.held_out``; save to
+    ``out/eqn`` and write ``out/run.json``. Returns the record."""
+    target = out / "eqn"
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} already exists; pass force=True", parameter="force")
+    started = time.perf_counter()
+    config = parent.config if epochs is None else parent.config.replace(epochs=epochs)
+    held_out = data.held_out
+    refit = len(held_out) >= MIN_HELD_OUT and bool(
+        (held_out.gold.sum(axis=0) >= MIN_POSITIVES).any()
+    )
+    child = EQN(config).fit(
+        data.train, held_out if refit else None, warm_start_from=parent, progress=progress
+    )
+    if not refit:
+        _keep_parent_maps(child, parent)
+    before, after = _macro_f1(parent, held_out), _macro_f1(child, held_out)
+    child.save(target, force=True)
+    record = {
+        "method": "continued from a model",
+        "parent": {"model": parent.name, "model_hash": parent.model_hash},
+        "data": data.record,
+        "train_texts": len(data.train),
+        "held_out_texts": len(held_out),
+        "epochs": config.epochs,
+        "calibration_and_h": (
+            "fitted again on the held-out share"
+            if refit
+            else f"kept from the parent (fewer than {MIN_HELD_OUT} held-out texts, or no "
+            f"label with {MIN_POSITIVES} positives there)"
+        ),
+        "held_out_macro_f1": {"parent": before, "continued": after},
+        "better_than_parent": after >= before,
+        "seconds": time.perf_counter() - started,
+        "model": str(target),
+    }
+    write_json(out / "run.json", record)
+    return record
+
+
+def _keep_parent_maps(child: EQN, parent: EQN) -> None:
+    """Too little held-out data to fit maps and h: the parent's serve the child."""
+    child.threshold_ = parent.threshold_
+    child.label_thresholds_ = parent.label_thresholds_
+    child.thresholds_tuned_on_ = parent.thresholds_tuned_on_
+    child.calibration_ = parent.calibration_
+    child.calibrated_threshold_ = parent.calibrated_threshold_

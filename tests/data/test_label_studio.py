@@ -1,0 +1,68 @@
+"""Reading a Label Studio JSON export: vote fractions, cancelled annotations, skipped tasks."""
+
+import json
+
+import numpy as np
+import pytest
+
+from eqn.data.label_studio import is_label_studio_export, read_export
+from eqn.errors import InputError
+
+
+def choices(*labels):
+    return [
+        {"from_name": "emo", "to_name": "body", "type": "choices", "value": {"choices": labels}}
+    ]
+
+
+def annotation(who, *labels, cancelled=False):
+    return {"completed_by": who, "was_cancelled": cancelled, "result": choices(*labels)}
+
+
+EXPORT = [
+    {
+        "id": 1,
+        "data": {"review": "I love it"},
+        "annotations": [annotation(1, "joy", "love"), annotation(2, "joy")],
+        "predictions": [{"result": choices("anger")}],
+    },
+    {
+        "id": 2,
+        "data": {"review": "so sad"},
+        "annotations": [annotation(1, "sadness"), annotation(2, "anger", cancelled=True)],
+    },
+    {"id": 3, "data": {"review": "unlabelled"}, "annotations": []},
+]
+
+
+def test_votes_become_fractions_and_the_counts_are_kept(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(EXPORT))
+    assert is_label_studio_export(path)
+    export = read_export(path)
+    assert export.texts == ("I love it", "so sad")
+    assert export.votes[0] == {"joy": 1.0, "love": 0.5} and export.votes[1] == {"sadness": 1.0}
+    assert (export.tasks, export.annotations, export.annotators, export.skipped_tasks) == (
+        3,
+        3,
+        2,
+        1,
+    )
+    labels = ("anger", "joy", "love", "sadness")
+    graded = export.graded(labels, np.arange(2))
+    np.testing.assert_allclose(graded.intensity[0], [0, 1, 0.5, 0])
+    assert export.gold(labels, np.arange(2)).gold[0].tolist() == [False, True, True, False]
+    with pytest.raises(InputError, match="annotators chose 'love', which the model does not have"):
+        export.check_labels(("joy", "sadness"), "export.json")
+
+
+def test_a_task_with_several_text_fields_needs_one_named(tmp_path):
+    path = tmp_path / "export.json"
+    task = {"id": 9, "data": {"a": "x", "b": "y"}, "annotations": [annotation(1, "joy")]}
+    path.write_text(json.dumps([task]))
+    with pytest.raises(InputError, match="task 9 has data fields 'a', 'b'; name the one"):
+        read_export(path)
+    assert read_export(path, field="b").texts == ("y",)
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="not a readable Label Studio JSON export"):
+        read_export(path)

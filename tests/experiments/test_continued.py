@@ -1,0 +1,59 @@
+"""Continuing from a model: its weights, config and labels; judged on a held-out share."""
+
+import json
+
+import pytest
+
+from eqn.data.label_studio import read_export
+from eqn.errors import InputError
+from eqn.experiments.continued import continue_training, export_data
+from eqn.model.estimator import EQN
+
+
+def export_file(tmp_path, labels, tasks=20):
+    rows = []
+    for i in range(tasks):
+        first, second = labels[i % len(labels)], labels[(i + 1) % len(labels)]
+        rows.append(
+            {
+                "id": i,
+                "data": {"text": f"I feel {first} today, number {i}"},
+                "annotations": [
+                    {
+                        "completed_by": 1,
+                        "result": [{"type": "choices", "value": {"choices": [first]}}],
+                    },
+                    {
+                        "completed_by": 2,
+                        "result": [{"type": "choices", "value": {"choices": [first, second]}}],
+                    },
+                ],
+            }
+        )
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def test_a_continued_model_keeps_the_parents_maps_on_little_data(tiny_model_dir, tmp_path):
+    parent = EQN.load(tiny_model_dir)
+    export = read_export(export_file(tmp_path, parent.labels))
+    data = export_data(export, parent.labels, 0.25, 0, "export.json")
+    assert len(data.train) == 15 and len(data.held_out) == 5
+    record = continue_training(parent, data, tmp_path / "run", epochs=1, progress=False)
+    child = EQN.load(tmp_path / "run" / "eqn")
+    assert child.labels == parent.labels and child.config.backbone == parent.config.backbone
+    assert (
+        child.threshold_ == parent.threshold_
+        and "kept from the parent" in record["calibration_and_h"]
+    )
+    assert record["data"]["annotators"] == 2 and record["data"]["annotations"] == 40
+    assert set(record["held_out_macro_f1"]) == {"parent", "continued"}
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["parent"]["model"] == "tiny"
+
+
+def test_labels_the_model_lacks_are_named(tiny_model_dir, tmp_path):
+    parent = EQN.load(tiny_model_dir)
+    export = read_export(export_file(tmp_path, ["zorblax", parent.labels[0]]))
+    with pytest.raises(InputError, match="annotators chose 'zorblax'"):
+        export_data(export, parent.labels, 0.2, 0, "export.json")

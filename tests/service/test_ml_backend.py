@@ -1,0 +1,87 @@
+"""The Label Studio ML backend protocol at the server's root: any tag names, one
+prediction per task, unknown choices refused by name, unknown keys ignored."""
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from eqn.annotation.label_studio import labeling_config  # noqa: E402
+from eqn.model.estimator import EQN  # noqa: E402
+from eqn.service import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir):
+    return EQN.load(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def client(model):
+    with TestClient(create_app(model=model, preload_explainer=False)) as test_client:
+        yield test_client
+
+
+def project_config(labels):
+    """A project's own names: Text "body" over $review, Choices "emo"."""
+    return (
+        labeling_config(labels)
+        .replace('name="text" value="$text"', 'name="body" value="$review"')
+        .replace('name="emotion" toName="text"', 'name="emo" toName="body"')
+    )
+
+
+def test_health_names_the_model_version(client, model):
+    answer = client.get("/health").json()
+    assert answer["status"] == "UP" and model.model_hash in answer["model_version"]
+
+
+def test_setup_reads_any_tag_names_and_refuses_unknown_choices(client, model):
+    config = project_config(model.labels)
+    answer = client.post("/setup", json={"project": "7.1", "schema": config, "hostname": "x"})
+    assert answer.status_code == 200 and model.model_hash in answer.json()["model_version"]
+    bad = config.replace(f'value="{model.labels[0]}"', 'value="zorblax"', 1)
+    refused = client.post("/setup", json={"project": "7.1", "schema": bad})
+    assert refused.status_code == 422
+    assert "'zorblax', which model tiny does not know" in refused.json()["error"]
+    assert "eqn label-studio-config" in refused.json()["error"]
+    partial = config.replace(f'<Choice value="{model.labels[0]}"/>', "", 1)
+    assert client.post("/setup", json={"project": "7.2", "schema": partial}).status_code == 200
+
+
+def test_predict_gives_one_prediction_per_task_under_the_project_names(client, model):
+    config = project_config(model.labels)
+    tasks = [
+        {"id": 1, "data": {"review": "I love it, thank you so much"}},
+        {"id": 2, "data": {"review": "so scared and sad"}},
+        {"id": 3, "data": {"review": ""}},
+        {"id": 4, "data": {}},
+    ]
+    body = {"tasks": tasks, "label_config": config, "project": "7.1", "params": {"x": 1}}
+    answer = client.post("/predict", json=body)
+    assert answer.status_code == 200
+    out = answer.json()
+    results = out["results"]
+    assert len(results) == 4 and out["model_version"]
+    for prediction in results[:2]:
+        assert 0 <= prediction["score"] <= 1 and prediction["model_version"] == out["model_version"]
+        (choice,) = prediction["result"]
+        assert (choice["from_name"], choice["to_name"], choice["type"]) == (
+            "emo",
+            "body",
+            "choices",
+        )
+        assert set(choice["value"]["choices"]) <= set(model.labels)
+        assert set(prediction["meta"]["energies"]) == set(model.labels)
+    assert results[2]["result"] == [] and results[3]["result"] == []
+
+
+def test_predict_takes_more_tasks_than_a_text_request(client, model):
+    tasks = [{"data": {"text": f"I love it {i}"}} for i in range(300)]
+    answer = client.post("/predict", json={"tasks": tasks})
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 300
+
+
+def test_a_config_that_is_not_xml_is_a_clear_error(client):
+    answer = client.post("/predict", json={"tasks": [], "label_config": "<View"})
+    assert answer.status_code == 422 and "not valid XML" in answer.json()["error"]
