@@ -85,3 +85,52 @@ def test_predict_takes_more_tasks_than_a_text_request(client, model):
 def test_a_config_that_is_not_xml_is_a_clear_error(client):
     answer = client.post("/predict", json={"tasks": [], "label_config": "<View"})
     assert answer.status_code == 422 and "not valid XML" in answer.json()["error"]
+
+
+def test_training_is_off_unless_asked(client):
+    answer = client.post("/train", json={"annotations": [{"data": {}}], "project": "1"})
+    assert answer.status_code == 403 and "--allow-training" in answer.json()["error"]
+    assert client.get("/is_training?project=1").json() == {"is_training": False}
+
+
+def test_train_makes_a_new_version_that_answers_next(tiny_model_dir, tmp_path):
+    import json
+    import time
+
+    from eqn.service.training import LOG, TrainingSettings
+
+    model = EQN.load(tiny_model_dir)
+    labels = model.labels
+    tasks = [
+        {
+            "id": i,
+            "data": {"review": f"I feel {labels[i % len(labels)]} about this, case {i}"},
+            "annotations": [
+                {
+                    "completed_by": 1,
+                    "result": [
+                        {"type": "choices", "value": {"choices": [labels[i % len(labels)]]}}
+                    ],
+                }
+            ],
+        }
+        for i in range(30)
+    ]
+    settings = TrainingSettings(tmp_path / "versions", keep=2, epochs=1)
+    app = create_app(model=model, preload_explainer=False, training=settings)
+    with TestClient(app) as client:
+        first = client.get("/health").json()["model_version"]
+        config = project_config(labels)
+        answer = client.post(
+            "/train", json={"annotations": tasks, "project": "3", "label_config": config}
+        )
+        assert answer.status_code == 200, answer.text
+        assert client.get("/is_training?project=3").json() == {"is_training": True}
+        for _ in range(240):
+            if not client.get("/is_training?project=3").json()["is_training"]:
+                break
+            time.sleep(0.5)
+        line = json.loads((tmp_path / "versions" / LOG).read_text().splitlines()[-1])
+        assert line["project"] == "3", line
+        version = client.get("/health").json()["model_version"]
+        assert (version != first) == line["accepted"], line

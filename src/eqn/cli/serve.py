@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,6 +29,19 @@ def command(
     max_upload_mb: Annotated[float, typer.Option(help="Largest CSV upload, in MiB.")] = 10.0,
     device: DeviceOpt = "auto",
     runtime: RuntimeOpt = "auto",
+    allow_training: Annotated[
+        bool,
+        typer.Option(
+            "--allow-training",
+            help="Let Label Studio train new versions (POST /train, /webhook); off by default.",
+        ),
+    ] = False,
+    versions_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where trained versions go (default: $EQN_HOME/versions)."),
+    ] = None,
+    keep_versions: Annotated[int, typer.Option(help="Trained versions kept.")] = 5,
+    train_epochs: Annotated[int, typer.Option(help="Epochs of each training job.")] = 1,
 ) -> None:
     """Serve the HTTP API (/v1/annotate, /v1/labels, /v1/model, /healthz) and the web page."""
     try:
@@ -50,5 +64,15 @@ def command(
     # Clear errors now, not in the server's start-up.
     resolve_device(device)
     resolve_runtime(runtime, device, "transformer")
-    app = create_app(model_path=model_path, limits=limits, device=device, runtime=runtime)
+    training = None
+    if allow_training:
+        from eqn.io import eqn_home
+        from eqn.service.training import TrainingSettings
+
+        folder = versions_dir or eqn_home() / "versions"
+        folder.mkdir(parents=True, exist_ok=True)
+        training = TrainingSettings(folder, keep_versions, train_epochs)
+    app = create_app(
+        model_path=model_path, limits=limits, device=device, runtime=runtime, training=training
+    )
     uvicorn.run(app, host=host, port=port)

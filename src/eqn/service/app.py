@@ -31,6 +31,7 @@ from eqn.model.inference import InferenceModel
 from eqn.service import ml_backend
 from eqn.service.routes import router
 from eqn.service.serving import JobQueue, ModelHolder, ServiceError, ServiceLimits
+from eqn.service.training import TrainingJobs, TrainingSettings
 from eqn.service.uploads import BodySizeLimit
 
 logger = logging.getLogger(__name__)
@@ -56,11 +57,13 @@ def create_app(
     device: str = "auto",
     runtime: str = "auto",
     preload_explainer: bool = True,
+    training: TrainingSettings | None = None,
 ) -> FastAPI:
     """The FastAPI app. Give a loaded ``model``, or a ``model_path`` (None: the default
     model) to load once at start-up; ``/healthz`` reports ready only after that.
     ``preload_explainer``: load the torch model that explanations need at start-up (in
-    their own thread), so that no request waits for it."""
+    their own thread), so that no request waits for it. ``training``: where and how
+    Label Studio's /train and /webhook train new versions (None: they answer 403)."""
     limits = limits or ServiceLimits()
     holder = ModelHolder(limits, model)
 
@@ -99,6 +102,7 @@ def create_app(
     app.state.holder = holder
     app.state.limits = limits
     app.state.labeling_configs = {}  # Label Studio project -> its labeling config
+    app.state.training = TrainingJobs(holder, training) if training is not None else None
     app.state.uploads = JobQueue("file jobs", limits.max_queued_uploads)
     app.state.explanations = JobQueue("explanations", limits.max_queued_explanations)
     app.add_middleware(BodySizeLimit, limits=limits.body_limits())

@@ -15,6 +15,8 @@ service's one error body.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +27,7 @@ from eqn.errors import InputError
 from eqn.model.inference import InferenceModel
 from eqn.service.routes import Current
 from eqn.service.serving import ServiceError
+from eqn.service.training import TrainingJobs, fetch_export
 
 router = APIRouter()
 
@@ -153,3 +156,60 @@ def _prediction(
             "energies": {label: round(float(row[j]), 2) for j, label in enumerate(labels)},
         },
     }
+
+
+# -- training (eqn serve --allow-training) ---------------------------------------------
+class TrainRequest(_Lenient):
+    annotations: list[dict[str, Any]] = Field(default_factory=list)
+    project: str | int | None = None
+    label_config: str | None = None
+
+
+class WebhookRequest(_Lenient):
+    action: str = ""
+    project: dict[str, Any] | str | int | None = None
+
+
+def _jobs(request: Request) -> TrainingJobs:
+    jobs: TrainingJobs | None = request.app.state.training
+    if jobs is None:
+        raise ServiceError(403, "training is off; start the server with eqn serve --allow-training")
+    return jobs
+
+
+@router.post("/train")
+async def train(body: TrainRequest, request: Request) -> dict[str, Any]:
+    jobs = _jobs(request)
+    config = _config(request, body.project, body.label_config)
+    if not body.annotations:
+        raise ServiceError(422, "train needs the annotated tasks under 'annotations'")
+    job = jobs.start(str(body.project), body.annotations, config.field)
+    return {"status": "started", "job": job, "project": str(body.project)}
+
+
+@router.post("/webhook")
+async def webhook(body: WebhookRequest, request: Request) -> dict[str, Any]:
+    jobs = _jobs(request)
+    if body.action != "START_TRAINING":
+        return {"status": "ignored", "action": body.action}
+    project = body.project
+    project_id = str(project.get("id")) if isinstance(project, dict) else str(project)
+    xml = project.get("label_config") if isinstance(project, dict) else None
+    url, key = os.environ.get("LABEL_STUDIO_URL"), os.environ.get("LABEL_STUDIO_API_KEY")
+    if not url or not key:
+        raise ServiceError(
+            422,
+            "to fetch annotations from Label Studio, set LABEL_STUDIO_URL and "
+            "LABEL_STUDIO_API_KEY (a personal access token, or a legacy token)",
+        )
+    config = _config(request, project_id, xml)
+    loop = asyncio.get_running_loop()
+    tasks = await loop.run_in_executor(None, fetch_export, url, key, project_id)
+    job = jobs.start(project_id, tasks, config.field)
+    return {"status": "started", "job": job, "project": project_id}
+
+
+@router.get("/is_training")
+async def is_training(request: Request, project: str | None = None) -> dict[str, Any]:
+    jobs: TrainingJobs | None = request.app.state.training
+    return {"is_training": bool(jobs and jobs.is_training(project))}
