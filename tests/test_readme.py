@@ -12,6 +12,7 @@ written sentences), in quick mode: ``--max-train 32 --max-eval 16 --epochs 1``.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -80,6 +81,18 @@ def scratch(tmp_path_factory) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["id", "body"])
         writer.writerows(enumerate(t for t, _ in SENTENCES))
+    export = [  # a Label Studio export: two annotators, the second choosing one label
+        {
+            "id": i,
+            "data": {"body": text},
+            "annotations": [
+                {"completed_by": who, "result": [{"type": "choices", "value": {"choices": chosen}}]}
+                for who, chosen in ((1, labels.split(",")), (2, labels.split(",")[:1]))
+            ],
+        }
+        for i, (text, labels) in enumerate(SENTENCES)
+    ]
+    (folder / "export.json").write_text(json.dumps(export), "utf-8")
     (folder / "data").mkdir()
     with (folder / "data" / "part.csv").open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([["text"], *[[t] for t, _ in SENTENCES]])
