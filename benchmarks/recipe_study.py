@@ -125,7 +125,7 @@ def dev_score(folder: Path, stage: str) -> float | None:
 
 
 def result(folder: Path, recipe: str, runs: Path) -> dict[str, Any] | None:
-    """Dev score, test figures and training seconds (teachers and Model 1 included)."""
+    """Dev score, test figures and the models trained (teachers and Model 1 included)."""
     try:
         record = json.loads((folder / "run.json").read_text())
     except (OSError, ValueError):
@@ -134,20 +134,20 @@ def result(folder: Path, recipe: str, runs: Path) -> dict[str, Any] | None:
     stage = stages.get(stage_of(recipe), {})
     if "metrics" not in stage:
         return None
-    seconds = stage["train_seconds"]
+    # Cost in models trained (same backbone, data and epochs for all), not seconds: the
+    # study is paused for timing checks, and a paused run's seconds grow (see the
+    # amendment in recipe_study.md).
+    models = 1.0
     if recipe.startswith("student"):
-        seconds += sum(stages["relabel"]["teacher_train_seconds"])
-    elif recipe == "EQN":
-        seconds += stages["coeqn"]["train_seconds"]
-    elif recipe == "EQN-warm":
-        source = json.loads((folder.parent / "EQN" / "run.json").read_text())
-        seconds += source["stages"]["coeqn"]["train_seconds"]
+        models += len(stages["relabel"]["teacher_train_seconds"])
+    elif recipe in ("EQN", "EQN-warm"):
+        models += 1.0  # Model 1
     test = stage["metrics"]["test"]
     return {
         "dev": dev_score(folder, stage_of(recipe)),
         "test_macro_f1": test["thresholded"]["global"]["macro"]["f1"],
         "test_topk_macro_f1": test["paper"]["per_label"]["macro"]["f1"],
-        "seconds": seconds,
+        "models": models,
     }
 
 
@@ -171,10 +171,10 @@ def table(runs: Path) -> str:
     mean_dev: dict[str, dict[str, float]] = {}
     cost: dict[str, dict[str, float]] = {}
     for (corpus, recipe), results in rows.items():
-        m_seconds = statistics.mean(r["seconds"] for r in rows.get((corpus, "M"), results))
+        m_models = statistics.mean(r["models"] for r in rows.get((corpus, "M"), results))
         keys = ("dev", "test_macro_f1", "test_topk_macro_f1")
         cells = [fmt([r[k] for r in results]) for k in keys]
-        ratio = statistics.mean(r["seconds"] for r in results) / m_seconds
+        ratio = statistics.mean(r["models"] for r in results) / m_models
         lines.append(
             f"| {corpus} | {recipe} | {len(results)} | " + " | ".join(cells) + f" | {ratio:.1f} |"
         )

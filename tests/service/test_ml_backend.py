@@ -134,3 +134,33 @@ def test_train_makes_a_new_version_that_answers_next(tiny_model_dir, tmp_path):
         assert line["project"] == "3", line
         version = client.get("/health").json()["model_version"]
         assert (version != first) == line["accepted"], line
+
+
+def test_basic_auth_guards_label_studios_routes_only(model):
+    import base64
+
+    app = create_app(model=model, preload_explainer=False, basic_auth="ls:secret")
+    with TestClient(app) as client:
+        refused = client.get("/health")
+        assert refused.status_code == 401 and "basic auth" in refused.json()["error"]
+        token = base64.b64encode(b"ls:secret").decode()
+        allowed = client.get("/health", headers={"Authorization": f"Basic {token}"})
+        assert allowed.status_code == 200 and allowed.json()["status"] == "UP"
+        assert client.get("/healthz").status_code == 200  # eqn's own API is not guarded
+
+
+def test_a_restart_finds_the_last_accepted_version(tmp_path):
+    import json
+
+    from eqn.service.training import LOG, latest_accepted
+
+    assert latest_accepted(tmp_path) is None
+    for name in ("a", "b"):
+        (tmp_path / "p" / name / "run" / "eqn").mkdir(parents=True)
+        (tmp_path / "p" / name / "run" / "eqn" / "config.json").write_text("{}")
+    lines = [
+        {"folder": str(tmp_path / "p" / "a"), "accepted": True},
+        {"folder": str(tmp_path / "p" / "b"), "accepted": False},
+    ]
+    (tmp_path / LOG).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert latest_accepted(tmp_path) == tmp_path / "p" / "a" / "run" / "eqn"

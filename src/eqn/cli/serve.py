@@ -42,6 +42,13 @@ def command(
     ] = None,
     keep_versions: Annotated[int, typer.Option(help="Trained versions kept.")] = 5,
     train_epochs: Annotated[int, typer.Option(help="Epochs of each training job.")] = 1,
+    basic_auth: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EQN_BASIC_AUTH",
+            help="USER:PASSWORD that Label Studio's routes require (or EQN_BASIC_AUTH).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (/v1/annotate, /v1/labels, /v1/model, /healthz) and the web page."""
     try:
@@ -67,12 +74,21 @@ def command(
     training = None
     if allow_training:
         from eqn.io import eqn_home
-        from eqn.service.training import TrainingSettings
+        from eqn.service.training import TrainingSettings, latest_accepted
 
         folder = versions_dir or eqn_home() / "versions"
         folder.mkdir(parents=True, exist_ok=True)
         training = TrainingSettings(folder, keep_versions, train_epochs)
+        if model_path is None:  # a restart serves the last version reviewers trained
+            model_path = latest_accepted(folder)
+    if basic_auth is not None and ":" not in basic_auth:
+        fail("give basic auth as USER:PASSWORD", "--basic-auth")
     app = create_app(
-        model_path=model_path, limits=limits, device=device, runtime=runtime, training=training
+        model_path=model_path,
+        limits=limits,
+        device=device,
+        runtime=runtime,
+        training=training,
+        basic_auth=basic_auth,
     )
     uvicorn.run(app, host=host, port=port)

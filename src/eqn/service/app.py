@@ -32,7 +32,7 @@ from eqn.service import ml_backend
 from eqn.service.routes import router
 from eqn.service.serving import JobQueue, ModelHolder, ServiceError, ServiceLimits
 from eqn.service.training import TrainingJobs, TrainingSettings
-from eqn.service.uploads import BodySizeLimit
+from eqn.service.uploads import BasicAuth, BodySizeLimit
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +58,14 @@ def create_app(
     runtime: str = "auto",
     preload_explainer: bool = True,
     training: TrainingSettings | None = None,
+    basic_auth: str | None = None,
 ) -> FastAPI:
     """The FastAPI app. Give a loaded ``model``, or a ``model_path`` (None: the default
     model) to load once at start-up; ``/healthz`` reports ready only after that.
     ``preload_explainer``: load the torch model that explanations need at start-up (in
     their own thread), so that no request waits for it. ``training``: where and how
-    Label Studio's /train and /webhook train new versions (None: they answer 403)."""
+    Label Studio's /train and /webhook train new versions (None: they answer 403).
+    ``basic_auth``: ``USER:PASSWORD`` that Label Studio's routes then require."""
     limits = limits or ServiceLimits()
     holder = ModelHolder(limits, model)
 
@@ -106,6 +108,8 @@ def create_app(
     app.state.uploads = JobQueue("file jobs", limits.max_queued_uploads)
     app.state.explanations = JobQueue("explanations", limits.max_queued_explanations)
     app.add_middleware(BodySizeLimit, limits=limits.body_limits())
+    if basic_auth:
+        app.add_middleware(BasicAuth, paths=ml_backend.PATHS, credentials=basic_auth)
     _add_error_handlers(app)
     app.include_router(router)
     app.include_router(ml_backend.router)  # Label Studio's ML backend protocol, at the root

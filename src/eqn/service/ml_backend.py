@@ -30,6 +30,7 @@ from eqn.service.serving import ServiceError
 from eqn.service.training import TrainingJobs, fetch_export
 
 router = APIRouter()
+PATHS = {"/health", "/setup", "/predict", "/train", "/webhook", "/is_training"}
 
 
 class _Lenient(BaseModel):

@@ -44,6 +44,22 @@ class TrainingSettings:
     timeout_s: float = 3 * 3600
 
 
+def latest_accepted(versions_dir: Path) -> Path | None:
+    """The model of the last accepted training job still on disk, for a restart."""
+    log = versions_dir / LOG
+    if not log.is_file():
+        return None
+    for line in reversed(log.read_text(encoding="utf-8").splitlines()):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        model = Path(entry.get("folder", "")) / "run" / "eqn"
+        if entry.get("accepted") and (model / "config.json").is_file():
+            return model
+    return None
+
+
 class TrainingJobs:
     """At most one training job; ``is_training(project)`` while it runs."""
 
