@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -229,26 +229,41 @@ def command(
             sep=sep,
             batch_size=batch_size,
         )
-        from eqn.annotation.ray_data import is_uri
+        ray = {"address": ray_address, "actors": ray_actors, "device": device}
+        _run_files(model, model_path, files, output, options, engine, layout, ray)
 
-        if layout == "blocks" or any(is_uri(location) for location in [*files, output or ""]):
-            _annotate_blocks(
-                model, model_path, files, output, options, device, ray_address, ray_actors
-            )
-            return
-        runner = None
-        if engine == "ray":
-            from eqn.annotation.ray_engine import RayEngine
 
-            runner = RayEngine(
-                model_path,
-                model.runtime,
-                device,
-                address=ray_address,
-                actors=ray_actors,
-                precision=precision,
-            )
-        _annotate_files(model, files, None if output is None else Path(output), options, runner)
+def _run_files(
+    model: InferenceModel,
+    model_path: Path | None,
+    files: list[str],
+    output: str | None,
+    options: AnnotateOptions,
+    engine: str,
+    layout: str,
+    ray: dict[str, Any],
+) -> None:
+    """Files by layout and engine: Ray Data blocks, Ray actors, or this process."""
+    from eqn.annotation.ray_data import is_uri
+
+    if layout == "blocks" or any(is_uri(location) for location in [*files, output or ""]):
+        _annotate_blocks(
+            model, model_path, files, output, options, ray["device"], ray["address"], ray["actors"]
+        )
+        return
+    runner = None
+    if engine == "ray":
+        from eqn.annotation.ray_engine import RayEngine
+
+        runner = RayEngine(
+            model_path,
+            model.runtime,
+            ray["device"],
+            address=ray["address"],
+            actors=ray["actors"],
+            precision=getattr(model, "precision", "fp32"),
+        )
+    _annotate_files(model, files, None if output is None else Path(output), options, runner)
 
 
 def _annotate_blocks(
