@@ -64,6 +64,12 @@ def test_train_runs_the_pipeline_on_a_csv(sentences_csv, tmp_path):
     assert (out / "eqn" / "model.safetensors").is_file()
     record = json.loads((out / "run.json").read_text())
     assert record["config"]["backbone_options"]["channels"] == 4
+    # the plain classifier trains beside it, and the user hears which is better on dev
+    assert (out / "M" / "model.safetensors").is_file() or (
+        out / "S" / "model.safetensors"
+    ).is_file()
+    assert "the plain classifier" in result.output and record["selected"] == "eqn"
+    assert record["comparison"]["better"] in ("eqn", "M", "S")
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "--force" in again.output
 

@@ -180,6 +180,16 @@ def command(
     ] = None,
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            help="With --stage all: also train the plain classifier (M, or S for single-label "
+            "data) and say which is better on your dev split."
+        ),
+    ] = True,
+    select: Annotated[
+        str, typer.Option(help="The run's model: eqn, or best (the better of it and M/S on dev).")
+    ] = "eqn",
     from_model: FromOpt = None,
     held_out: Annotated[
         float, typer.Option(help="With --from: the share of the new data held out to judge it.")
@@ -190,16 +200,12 @@ def command(
     if from_model is not None:
         _continue(dataset, out, from_model, epochs, held_out, force, progress, device, data)
         return
-    from eqn.experiments.pipeline import RelabelOptions, run_pipeline, verdict
+    from eqn.experiments.pipeline import RelabelOptions, run_pipeline
     from eqn.model.config import ModelConfig
 
     splits = data.load(dataset).limit(max_train, max_eval, data.seed)
-    named = {
-        "model_name_or_path": model_name,
-        "finetune": finetune,
-        "pooling": pooling,
-        "max_length": max_length,
-    }
+    named: dict[str, Any] = {"model_name_or_path": model_name, "finetune": finetune}
+    named |= {"pooling": pooling, "max_length": max_length}
     config = ModelConfig(
         backbone=backbone,
         backbone_options=backbone_options(backbone, option or [], named),
@@ -211,15 +217,14 @@ def command(
         head_learning_rate=head_lr,
         seed=data.seed,
     )
-    relabel = RelabelOptions(
-        folds=relabel_folds,
-        teachers=teachers,
-        teacher_loss=cast(Any, teacher_loss),
-        gold_weight=gold_weight,
-    )
+    teacher = cast(Any, teacher_loss)
+    relabel = RelabelOptions(relabel_folds, teachers, teacher, gold_weight)
     stages = parse_stages(stage, splits.train.is_multilabel)
     if teachers > 1 and stage == "all":
         stages = [s for s in stages if s != "coeqn"]  # the teachers replace Model 1
+    plain = "M" if splits.train.is_multilabel else "S"
+    if baseline and stage == "all" and plain not in stages:
+        stages.append(plain)  # one more model, so the user sees what EQN is worth here
     record = run_pipeline(
         splits,
         config,
@@ -233,12 +238,30 @@ def command(
         relabel=relabel,
         device=device,
     )
+    _report_run(record, stages, plain, select, out, dataset)
+
+
+def _report_run(
+    record: dict[str, Any], stages: list[str], plain: str, select: str, out: Path, dataset: str
+) -> None:
+    """The results table, the model against the plain classifier, and the verdict."""
+    from eqn.experiments.pipeline import verdict
+    from eqn.experiments.verdicts import comparison_line, select_model
+    from eqn.io import write_json
+
     console.print(results_table(f"{dataset}: test split", record, stages))
-    last = next(
-        (name for name in reversed(stages) if "dev" in record["stages"].get(name, {})), None
-    )
-    if last is not None:
-        console.print(verdict(record, last), markup=False)
+    scored = [name for name in stages if "dev" in record["stages"].get(name, {})]
+    main = next((name for name in reversed(scored) if name != plain), None)
+    if main is None:
+        main = scored[-1] if scored else None
+    if main is not None:
+        chosen = select_model(record, main, plain, select)
+        if record["comparison"] is not None and main != plain:
+            console.print(comparison_line(record["comparison"]), markup=False)
+        if chosen != main:
+            console.print(f"--select best: the run's model is {plain}", markup=False)
+        write_json(out / "run.json", record)
+        console.print(verdict(record, chosen), markup=False)
     console.print(f"run record: {out / 'run.json'}", markup=False)
 
 

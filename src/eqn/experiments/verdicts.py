@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from eqn.data.table import DatasetSplits
+from eqn.errors import ConfigError
 from eqn.model.estimator import EQN
 
 logger = logging.getLogger(__name__)
@@ -74,3 +75,55 @@ def verdict(record: dict[str, Any], stage: str) -> str:
         f"usable: {where} scored {best:.3f} on dev against {chance:.3f} for a model that "
         f"learned nothing (+{best - chance:.3f}); annotate with -m {where}"
     )
+
+
+SELECTIONS = ("eqn", "best")
+
+
+def against_baseline(record: dict[str, Any], stage: str, baseline: str) -> dict[str, Any] | None:
+    """The stage's model against the plain classifier on the user's own dev split (best
+    dev score of each: macro F1 at a dev-tuned threshold, or accuracy), or None when
+    either was not scored."""
+    stages = record["stages"]
+    mine = (stages.get(stage, {}).get("dev") or {}).get("best")
+    plain = (stages.get(baseline, {}).get("dev") or {}).get("best")
+    if mine is None or plain is None:
+        return None
+    better = stage if mine >= plain else baseline
+    return {
+        "model": stage,
+        "baseline": baseline,
+        "model_dev": mine,
+        "baseline_dev": plain,
+        "better": better,
+        "points": round(abs(mine - plain) * 100, 2),
+    }
+
+
+def comparison_line(comparison: dict[str, Any]) -> str:
+    """The comparison as one plain sentence."""
+    stage, baseline = comparison["model"], comparison["baseline"]
+    head = (
+        f"on your dev split: {stage} {comparison['model_dev']:.4f}, the plain classifier "
+        f"({baseline}) {comparison['baseline_dev']:.4f}: "
+    )
+    if comparison["points"] == 0:
+        return head + "a tie"
+    return head + f"{comparison['better']} is better by {comparison['points']:.2f} points"
+
+
+def select_model(record: dict[str, Any], stage: str, baseline: str, selection: str) -> str:
+    """The run's model: ``stage`` (selection ``eqn``), or the better of it and the
+    baseline on dev (``best``; ties keep ``stage``). Recorded as ``record["selected"]``."""
+    if selection not in SELECTIONS:
+        raise ConfigError(
+            f"unknown selection {selection!r}; choose {' or '.join(SELECTIONS)}",
+            parameter="select",
+        )
+    comparison = against_baseline(record, stage, baseline)
+    chosen = stage
+    if selection == "best" and comparison is not None:
+        chosen = comparison["better"]
+    record["comparison"] = comparison
+    record["selected"] = chosen
+    return chosen

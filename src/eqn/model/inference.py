@@ -367,6 +367,16 @@ class InferenceModel:
         self.train_seconds_ = fit.get("train_seconds")
 
 
+def _run_models(run: Path) -> list[str]:
+    """A run folder's models, the one its run.json selected (``--select``) first."""
+    try:
+        selected = json.loads((run / "run.json").read_text(encoding="utf-8")).get("selected")
+    except (OSError, ValueError, AttributeError):
+        selected = None
+    ordered = [selected] if isinstance(selected, str) and selected in RUN_MODELS else []
+    return ordered + [name for name in RUN_MODELS if name not in ordered]
+
+
 def _saved_labels(config_path: Path, summary: dict[str, Any]) -> tuple[str, ...]:
     labels = summary.get("labels")
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
@@ -438,7 +448,8 @@ def read_summary(source: Path) -> dict[str, Any]:
     """The saved folder's ``config.json``, checked for a readable format."""
     config_path = source / CONFIG_FILE
     if not config_path.is_file():
-        inside = [source / name for name in RUN_MODELS if (source / name / CONFIG_FILE).is_file()]
+        inside = [source / name for name in _run_models(source)]
+        inside = [folder for folder in inside if (folder / CONFIG_FILE).is_file()]
         if inside:
             raise ModelError(
                 f"{source} is a training run's folder, not a model: its model is "
