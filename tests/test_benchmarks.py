@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 RUNNER = ROOT / "benchmarks" / "run.py"
@@ -85,3 +87,11 @@ def test_the_recipe_rule_ranks_on_dev_within_the_cost_limit():
     # gold0.5 ranks (2, 1), student-M (1, 3), M (3, 2): gold0.5 has the best mean rank
     assert outcome[-1] == "Rule outcome: **student-M-gold0.5**."
     assert not any("costly" in line or "gold0.25" in line for line in outcome)
+
+
+def test_the_loop_simulation_reads_label_savings_off_a_curve():
+    simulation = _script("loop_simulation")
+    curve = {1000: 0.30, 2000: 0.40, 3000: 0.50}
+    assert simulation.labels_to_reach(curve, 0.45) == pytest.approx(2500)
+    assert simulation.labels_to_reach(curve, 0.30) == 1000
+    assert simulation.labels_to_reach(curve, 0.60) is None

@@ -1,0 +1,214 @@
+"""The review loop, simulated on GoEmotions (issue 27): which texts should reviewers label?
+
+    python benchmarks/loop_simulation.py run   [--runs runs/loop] [--seeds 0 1 2]
+    python benchmarks/loop_simulation.py table [--runs runs/loop] [--out FILE.md] [--plot FILE.png]
+
+Train is the pool, dev sets the thresholds, test is scored each round and used for
+nothing else. Each seed starts from the pretrained MiniLM with 1,000 randomly chosen
+labelled texts (that first model is shared by every strategy), then each strategy adds
+1,000 texts per round, chosen from a random 10,000-text subset of the unlabelled pool
+by the previous round's model, up to 6,000 labels: six models per strategy and seed,
+each trained afresh with the same recipe and epochs. Every model is an ``eqn`` run
+folder (``run_pipeline`` with resume) and every round's labelled set is saved, so an
+interrupted simulation continues where it stopped. The rule that picks the default
+strategy is in ``loop_simulation.md``, written before the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("EQN_DATA_DIR", ROOT.parent / "shared" / "data")) / "goemotions"
+STRATEGIES = ("uncertainty", "diverse", "random")
+
+
+def recipe(seed: int, args: Any) -> tuple[Any, list[str]]:
+    """The model every round trains: LoRA MiniLM (``--backbone`` for a smoke run) with
+    the stages of ``--stage`` (M, the plain classifier, until the recipe study picks)."""
+    from eqn.model.config import ModelConfig
+
+    options = {"finetune": "lora"} if args.backbone == "transformer" else {}
+    config = ModelConfig(
+        backbone=args.backbone, backbone_options=options, epochs=args.epochs, seed=seed
+    )
+    return config, args.stage.split(",")
+
+
+def train_round(splits: Any, labelled: np.ndarray, folder: Path, seed: int, args: Any) -> None:
+    from eqn.data import DatasetSplits
+    from eqn.experiments.pipeline import run_pipeline
+
+    config, stages = recipe(seed, args)
+    train = splits.train.subset(labelled)
+    subset = DatasetSplits(train, splits.dev, splits.test, splits.split_info)
+    run_pipeline(subset, config, folder, stages, resume=True, progress=False)
+
+
+def run(args: argparse.Namespace) -> None:
+    from eqn.annotation.select import select_texts
+    from eqn.data import load_dataset
+    from eqn.model.estimator import EQN
+
+    splits = load_dataset("goemotions", data_dir=str(args.data_dir))
+    if args.max_eval:
+        splits = splits.limit(None, args.max_eval, 0)
+    pool, last_stage = splits.train, args.stage.split(",")[-1]
+    sizes = list(range(args.start, args.last + 1, args.step))
+    for seed in args.seeds:
+        first = np.sort(np.random.default_rng(seed).choice(len(pool), args.start, replace=False))
+        base = args.runs / f"seed{seed}"
+        for strategy in STRATEGIES:
+            labelled = first
+            for size in sizes:
+                folder = base / ("start" if size == args.start else strategy) / f"labels{size}"
+                folder.mkdir(parents=True, exist_ok=True)
+                if (folder / "labelled.json").is_file():
+                    labelled = np.asarray(json.loads((folder / "labelled.json").read_text()))
+                (folder / "labelled.json").write_text(json.dumps(labelled.tolist()))
+                train_round(splits, labelled, folder, seed, args)
+                following = base / strategy / f"labels{size + args.step}"
+                if size == sizes[-1] or (following / "labelled.json").is_file():
+                    continue
+                # Candidates: a random share of the unlabelled pool, fixed by seed and round.
+                unlabelled = np.setdiff1d(np.arange(len(pool)), labelled)
+                draw = np.random.default_rng([seed, size]).choice(
+                    unlabelled, min(args.subset, len(unlabelled)), replace=False
+                )
+                model = EQN.load(folder / last_stage, device="cpu")
+                texts = [pool.texts[i] for i in draw]
+                chosen = select_texts(model, texts, args.step, strategy, seed=seed + size)
+                labelled = np.sort(np.concatenate([labelled, draw[chosen.indices]]))
+                following.mkdir(parents=True, exist_ok=True)
+                (following / "labelled.json").write_text(json.dumps(labelled.tolist()))
+                print(f"seed {seed} {strategy}: {size} -> {len(labelled)} labels", flush=True)
+
+
+def _scores(folder: Path, stage: str) -> tuple[float, float] | None:
+    try:
+        record = json.loads((folder / "run.json").read_text())["stages"][stage]
+    except (OSError, ValueError, KeyError):
+        return None
+    dev = max(h["dev_score"] for h in record["history"])
+    test = record["metrics"]["test"]["thresholded"]["global"]["macro"]["f1"]
+    return dev, test
+
+
+def curves(runs: Path, stage: str) -> dict[str, dict[int, list[tuple[float, float]]]]:
+    """Per strategy and number of labels: (dev, test) macro F1 of each seed's model."""
+    found: dict[str, dict[int, list[tuple[float, float]]]] = {s: {} for s in STRATEGIES}
+    for seed_folder in sorted(runs.glob("seed*")):
+        for start_folder in sorted((seed_folder / "start").glob("labels*")):
+            start = _scores(start_folder, stage)
+            for strategy in STRATEGIES:
+                if start:
+                    found[strategy].setdefault(int(start_folder.name[6:]), []).append(start)
+        for strategy in STRATEGIES:
+            for folder in sorted((seed_folder / strategy).glob("labels*")):
+                score = _scores(folder, stage)
+                if score:
+                    found[strategy].setdefault(int(folder.name[6:]), []).append(score)
+    return found
+
+
+def labels_to_reach(curve: dict[int, float], target: float) -> float | None:
+    """Labels at which a mean curve first reaches ``target``, linearly interpolated."""
+    sizes = sorted(curve)
+    for low, high in zip(sizes, sizes[1:], strict=False):
+        if curve[low] >= target:
+            return float(low)
+        if curve[high] >= target:
+            return low + (target - curve[low]) / (curve[high] - curve[low]) * (high - low)
+    return float(sizes[-1]) if sizes and curve[sizes[-1]] >= target else None
+
+
+def table(runs: Path, stage: str) -> str:
+    found = curves(runs, stage)
+    lines = [
+        "| strategy | labels | seeds | dev macro F1 | test macro F1 |",
+        "|---|---|---|---|---|",
+    ]
+    means: dict[str, dict[str, dict[int, float]]] = {"dev": {}, "test": {}}
+    for strategy, by_size in found.items():
+        for size, scores in sorted(by_size.items()):
+            dev = statistics.mean(s[0] for s in scores)
+            test = statistics.mean(s[1] for s in scores)
+            means["dev"].setdefault(strategy, {})[size] = dev
+            means["test"].setdefault(strategy, {})[size] = test
+            lines.append(f"| {strategy} | {size} | {len(scores)} | {dev:.4f} | {test:.4f} |")
+    lines.append("")
+    for split in ("dev", "test"):
+        random_curve = means[split].get("random", {})
+        if not random_curve:
+            lines.append(f"{split}: no random run yet.")
+            continue
+        last = max(random_curve)
+        target = random_curve[last]
+        for strategy in ("uncertainty", "diverse"):
+            needed = labels_to_reach(means[split].get(strategy, {}), target)
+            what = f"random's {last}-label macro F1 ({target:.4f})"
+            lines.append(
+                f"{split}: {strategy} reaches {what} with {needed:.0f} labels ({needed / last:.0%})"
+                if needed
+                else f"{split}: {strategy} does not reach {what}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot(runs: Path, stage: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for strategy, by_size in curves(runs, stage).items():
+        sizes = sorted(by_size)
+        axis.plot(
+            sizes, [statistics.mean(s[1] for s in by_size[n]) for n in sizes], "o-", label=strategy
+        )
+    axis.set_xlabel("labelled texts")
+    axis.set_ylabel("test macro F1 (dev-tuned h)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["run", "table"])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "loop")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--stage", default="M", help="pipeline stages of each round's model")
+    parser.add_argument("--backbone", default="transformer")
+    parser.add_argument("--data-dir", type=Path, default=DATA)
+    parser.add_argument("--start", type=int, default=1000)
+    parser.add_argument("--step", type=int, default=1000)
+    parser.add_argument("--last", type=int, default=6000)
+    parser.add_argument("--subset", type=int, default=10_000, help="candidates scored per round")
+    parser.add_argument("--max-eval", type=int, default=None, help="smoke runs: dev/test subsets")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--plot", type=Path)
+    args = parser.parse_args()
+    if args.command == "run":
+        run(args)
+        return
+    stage = args.stage.split(",")[-1]
+    text = table(args.runs, stage)
+    if args.out:
+        args.out.write_text(text)
+    if args.plot:
+        plot(args.runs, stage, args.plot)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()
