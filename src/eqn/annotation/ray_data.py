@@ -329,6 +329,32 @@ def _as_datasink(sink: _PartSink) -> Any:
     return PartDatasink()
 
 
+def join_cluster(
+    what: str, address: str | None, num_cpus: int | None, actors: int | None
+) -> tuple[Any, bool]:
+    """Ray, joined to ``address`` (None: ``RAY_ADDRESS`` or a new local cluster of
+    ``num_cpus``), quietly; and whether this call started it (so it stops it)."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ConfigError(
+            f"{what} needs Ray: pip install 'eqn[ray]'", parameter="engine"
+        ) from error
+    if actors is not None and actors < 1:
+        raise ConfigError(f"actors must be at least 1, got {actors}", parameter="actors")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=address,
+            num_cpus=num_cpus if address is None else None,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    return ray, started
+
+
 class RayDataEngine:
     """Reads, annotates and writes with Ray Data; no row passes through the driver.
 
@@ -346,25 +372,8 @@ class RayDataEngine:
         num_cpus: int | None = None,
         use_gpus: bool | None = None,
     ) -> None:
-        try:
-            import ray
-        except ImportError as error:
-            raise ConfigError(
-                "the Ray Data layout needs Ray: pip install 'eqn[ray]'", parameter="engine"
-            ) from error
-        if actors is not None and actors < 1:
-            raise ConfigError(f"actors must be at least 1, got {actors}", parameter="actors")
+        ray, self._started = join_cluster("the Ray Data layout", address, num_cpus, actors)
         self._ray = ray
-        self._started = not ray.is_initialized()
-        if self._started:
-            ray.init(
-                address=address,
-                num_cpus=num_cpus if address is None else None,
-                include_dashboard=False,
-                logging_level=logging.WARNING,
-                log_to_driver=False,
-                configure_logging=False,
-            )
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # parts in input order
         # Quiet by default, as the rest of eqn: Ray Data logs each run's plan at INFO.

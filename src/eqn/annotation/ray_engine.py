@@ -20,9 +20,8 @@ import pandas as pd
 
 from eqn.annotation.engines import AnnotatedChunk, annotate_chunk
 from eqn.annotation.options import AnnotateOptions
-from eqn.annotation.ray_data import ModelLoader, SavedModel
+from eqn.annotation.ray_data import ModelLoader, SavedModel, join_cluster
 from eqn.annotation.texts import AnnotationSummary
-from eqn.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -61,25 +60,8 @@ class RayEngine:
         precision: str = "fp32",
         loader: ModelLoader | None = None,
     ) -> None:
-        try:
-            import ray
-        except ImportError as error:
-            raise ConfigError(
-                "the Ray engine needs Ray: pip install 'eqn[ray]'", parameter="engine"
-            ) from error
-        if actors is not None and actors < 1:
-            raise ConfigError(f"actors must be at least 1, got {actors}", parameter="actors")
+        ray, self._started = join_cluster("the Ray engine", address, num_cpus, actors)
         self._ray = ray
-        self._started = not ray.is_initialized()
-        if self._started:
-            ray.init(
-                address=address,
-                num_cpus=num_cpus if address is None else None,
-                include_dashboard=False,
-                logging_level=logging.WARNING,
-                log_to_driver=False,
-                configure_logging=False,
-            )
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
         use_gpu = runtime == "torch" and gpus > 0 and device.split(":")[0] in ("auto", "cuda")
