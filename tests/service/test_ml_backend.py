@@ -89,7 +89,7 @@ def test_a_config_that_is_not_xml_is_a_clear_error(client):
 
 def test_training_is_off_unless_asked(client):
     answer = client.post("/train", json={"annotations": [{"data": {}}], "project": "1"})
-    assert answer.status_code == 403 and "--allow-training" in answer.json()["error"]
+    assert answer.status_code == 403 and "without allowing training" in answer.json()["error"]
     assert client.get("/is_training?project=1").json() == {"is_training": False}
 
 

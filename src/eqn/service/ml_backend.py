@@ -174,7 +174,9 @@ class WebhookRequest(_Lenient):
 def _jobs(request: Request) -> TrainingJobs:
     jobs: TrainingJobs | None = request.app.state.training
     if jobs is None:
-        raise ServiceError(403, "training is off; start the server with eqn serve --allow-training")
+        raise ServiceError(
+            403, "training is off on this server: it was started without allowing training"
+        )
     return jobs
 
 

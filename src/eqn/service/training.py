@@ -1,7 +1,8 @@
 """Training from reviewers' annotations while the service keeps answering.
 
-One job at a time runs ``eqn train EXPORT --from CURRENT_MODEL`` in a subprocess at low
-priority with one thread, so predictions keep flowing from the current model. When it
+One job at a time continues the current model on the export
+(:func:`eqn.experiments.continued.continue_training`) in a subprocess at low priority
+with one thread, so predictions keep flowing from the current model. When it
 finishes, the new version replaces the current model atomically if it is no worse
 than its parent on its held-out share (ties accepted); either way one line of
 provenance goes to ``VERSIONS/versions.jsonl``, and only the last ``keep`` versions'
@@ -93,13 +94,11 @@ class TrainingJobs:
         return stamp
 
     async def _run(self, project: str, folder: Path, parent: Path, field: str | None) -> None:
-        command = [
-            *(sys.executable, "-m", "eqn", "train", str(folder / "export.json")),
-            *("--from", str(parent), "-o", str(folder / "run"), "--no-progress"),
-            *("--epochs", str(self.settings.epochs)),
-        ]
-        if field:
-            command += ["--text-col", field]
+        # This module, run as a script: the library's continue_training in a process
+        # of its own, so that its CPU time and memory leave the server's alone.
+        job = [str(folder / "export.json"), str(parent), str(folder / "run")]
+        job += [str(self.settings.epochs), field or ""]
+        command = [sys.executable, "-m", "eqn.service.training", *job]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         loop = asyncio.get_running_loop()
         started = time.time()
@@ -199,3 +198,19 @@ def fetch_export(url: str, key: str, project: str) -> list[dict[str, Any]]:
 
 def _safe(project: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in project) or "project"
+
+
+def _job(export: str, parent: str, out: str, epochs: str, field: str) -> None:
+    """One training job (the subprocess): continue ``parent`` on ``export`` into ``out``."""
+    from eqn.data.label_studio import read_export
+    from eqn.experiments.continued import continue_training, export_data
+    from eqn.model.estimator import EQN
+
+    model = EQN.load(parent, device="cpu")
+    tasks = read_export(Path(export), field or None)
+    data = export_data(tasks, model.labels, 0.2, 0, export)
+    continue_training(model, data, Path(out), int(epochs), force=True, progress=False)
+
+
+if __name__ == "__main__":
+    _job(*sys.argv[1:6])
