@@ -66,3 +66,31 @@ def test_a_task_with_several_text_fields_needs_one_named(tmp_path):
     path.write_text("{not json")
     with pytest.raises(InputError, match="not a readable Label Studio JSON export"):
         read_export(path)
+
+
+def test_an_export_trains_with_a_label_set_given_never_guessed(tmp_path):
+    from eqn.data import load_splits
+
+    tasks = [
+        {
+            "id": i,
+            "data": {"review": f"text number {i}"},
+            "annotations": [annotation(1, "joy"), annotation(2, "joy", "love")],
+        }
+        for i in range(30)
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks))
+    with pytest.raises(InputError, match="give its label set"):
+        load_splits(str(path))
+    config = tmp_path / "config.xml"
+    config.write_text(
+        '<View><Text name="body" value="$review"/><Choices name="emo" toName="body">'
+        '<Choice value="joy"/><Choice value="love"/><Choice value="sadness"/></Choices></View>'
+    )
+    splits = load_splits(str(path), labels=str(config))
+    assert splits.train.labels == ("joy", "love", "sadness")
+    assert (len(splits.train), len(splits.dev), len(splits.test)) == (24, 3, 3)
+    np.testing.assert_allclose(splits.train.intensity[0], [1.0, 0.5, 0.0])
+    assert splits.dev.gold[0].tolist() == [True, True, False]  # half the annotators is gold
+    assert splits.split_info["annotators"] == 2 and splits.split_info["annotations"] == 60

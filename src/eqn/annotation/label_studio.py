@@ -9,7 +9,6 @@ energy / 10 (Label Studio's JSON import format).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -18,7 +17,6 @@ import pandas as pd
 from eqn.annotation.writers import json_value
 from eqn.core.scale import MAX_ENERGY
 from eqn.data.formats import MISSING
-from eqn.errors import InputError
 
 FROM_NAME = "emotion"
 TO_NAME = "text"
@@ -80,53 +78,3 @@ def tasks(
             }
         )
     return out
-
-
-@dataclass(frozen=True)
-class LabelingConfig:
-    """What eqn needs from a Label Studio labeling config: the Choices tag's name and
-    its choices, the Text tag it points at, and the task field that tag shows."""
-
-    from_name: str
-    to_name: str
-    field: str
-    choices: tuple[str, ...]
-
-    def check_choices(self, labels: Sequence[str], model: str) -> None:
-        """Every choice must be a model label (model labels missing from it are fine)."""
-        unknown = [c for c in self.choices if c not in set(labels)]
-        if unknown:
-            raise InputError(
-                f"the labeling config's Choices {self.from_name!r} offer "
-                f"{', '.join(map(repr, unknown))}, which model {model} does not know; remove "
-                "them, or use the config `eqn label-studio-config` prints",
-                parameter="label_config",
-            )
-
-
-def parse_labeling_config(xml: str) -> LabelingConfig:
-    """The first Choices tag and the Text tag it names (``toName``), whatever their names."""
-    import xml.etree.ElementTree as ElementTree
-
-    try:
-        root = ElementTree.fromstring(xml)
-    except ElementTree.ParseError as error:
-        raise InputError(
-            f"the labeling config is not valid XML: {error}", parameter="label_config"
-        ) from None
-    choices = next(root.iter("Choices"), None)
-    if choices is None or not choices.get("name"):
-        raise InputError(
-            "the labeling config has no <Choices name=...> tag: eqn pre-selects choices",
-            parameter="label_config",
-        )
-    to_name = choices.get("toName", "")
-    texts = {tag.get("name"): tag for tag in root.iter() if tag.tag in ("Text", "HyperText")}
-    text = texts.get(to_name) or next(iter(texts.values()), None)
-    if text is None:
-        raise InputError(
-            "the labeling config has no <Text> tag for the Choices", parameter="label_config"
-        )
-    value = text.get("value", "$text")
-    values = tuple(c.get("value", "") for c in choices.iter("Choice") if c.get("value"))
-    return LabelingConfig(choices.get("name", ""), text.get("name", ""), value.lstrip("$"), values)

@@ -11,6 +11,7 @@ no annotation left are skipped and counted.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from eqn.data.table import Dataset
+from eqn.data.table import Dataset, DatasetSplits
 from eqn.errors import InputError
 
 GOLD_FRACTION = 0.5  # a label at least half the annotators chose counts as gold
@@ -146,4 +147,105 @@ def read_export(path: Path, field: str | None = None) -> LabelStudioExport:
         raise InputError(f"{path} holds no annotated task ({skipped} tasks without annotations)")
     return LabelStudioExport(
         tuple(texts), tuple(votes), len(tasks), annotations, len(annotators), skipped
+    )
+
+
+@dataclass(frozen=True)
+class LabelingConfig:
+    """What eqn needs from a Label Studio labeling config: the Choices tag's name and
+    its choices, the Text tag it points at, and the task field that tag shows."""
+
+    from_name: str
+    to_name: str
+    field: str
+    choices: tuple[str, ...]
+
+    def check_choices(self, labels: Sequence[str], model: str) -> None:
+        """Every choice must be a model label (model labels missing from it are fine)."""
+        unknown = [c for c in self.choices if c not in set(labels)]
+        if unknown:
+            raise InputError(
+                f"the labeling config's Choices {self.from_name!r} offer "
+                f"{', '.join(map(repr, unknown))}, which model {model} does not know; remove "
+                "them, or use the config `eqn label-studio-config` prints",
+                parameter="label_config",
+            )
+
+
+def parse_labeling_config(xml: str) -> LabelingConfig:
+    """The first Choices tag and the Text tag it names (``toName``), whatever their names."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as error:
+        raise InputError(
+            f"the labeling config is not valid XML: {error}", parameter="label_config"
+        ) from None
+    choices = next(root.iter("Choices"), None)
+    if choices is None or not choices.get("name"):
+        raise InputError(
+            "the labeling config has no <Choices name=...> tag: eqn pre-selects choices",
+            parameter="label_config",
+        )
+    to_name = choices.get("toName", "")
+    texts = {tag.get("name"): tag for tag in root.iter() if tag.tag in ("Text", "HyperText")}
+    text = texts.get(to_name) or next(iter(texts.values()), None)
+    if text is None:
+        raise InputError(
+            "the labeling config has no <Text> tag for the Choices", parameter="label_config"
+        )
+    value = text.get("value", "$text")
+    values = tuple(c.get("value", "") for c in choices.iter("Choice") if c.get("value"))
+    return LabelingConfig(choices.get("name", ""), text.get("name", ""), value.lstrip("$"), values)
+
+
+def export_splits(
+    path: Path,
+    labels: str | os.PathLike[str] | Sequence[str] | None,
+    seed: int = 0,
+    field: str | None = None,
+    dev_share: float = 0.1,
+    test_share: float = 0.1,
+) -> DatasetSplits:
+    """A Label Studio export as train (vote fractions, graded) and dev and test (gold at
+    half the annotators), a seeded random split. ``labels``: the label set, never the
+    choices seen: a list, a file with one name per line, or the labeling config (XML)."""
+    from eqn.data.readers import read_label_names
+
+    if labels is None:
+        raise InputError(
+            f"{path} is a Label Studio export: give its label set (labels: a list, a file "
+            "with one name per line, or the project's labeling config .xml)",
+            parameter="labels",
+        )
+    if isinstance(labels, (str, os.PathLike)) and str(labels).lower().endswith(".xml"):
+        names = parse_labeling_config(Path(labels).read_text(encoding="utf-8")).choices
+    else:
+        names = read_label_names(labels)
+    export = read_export(path, field)
+    export.check_labels(names, str(path))
+    order = np.random.default_rng(seed).permutation(len(export.texts))
+    n_test, n_dev = int(len(order) * test_share), int(len(order) * dev_share)
+    if min(n_test, n_dev) < 1 or len(order) - n_test - n_dev < 1:
+        raise InputError(
+            f"{path}: {len(order)} annotated tasks are too few to carve dev and test splits"
+        )
+    test, dev, train = np.split(order, [n_test, n_test + n_dev])
+    info = {
+        "method": "random",
+        "source": str(path),
+        "format": "label-studio export",
+        "tasks": export.tasks,
+        "annotated_tasks": len(export.texts),
+        "skipped_tasks": export.skipped_tasks,
+        "annotations": export.annotations,
+        "annotators": export.annotators,
+        "seed": seed,
+    }
+    return DatasetSplits(
+        export.graded(names, np.sort(train), "train"),
+        export.gold(names, np.sort(dev), "dev"),
+        export.gold(names, np.sort(test), "test"),
+        info,
     )

@@ -22,7 +22,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from eqn.annotation.label_studio import LabelingConfig, labeling_config, parse_labeling_config
+from eqn.annotation.label_studio import labeling_config
+from eqn.data.label_studio import LabelingConfig, parse_labeling_config
 from eqn.errors import InputError
 from eqn.model.inference import InferenceModel
 from eqn.service.routes import Current
