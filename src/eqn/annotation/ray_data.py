@@ -1,5 +1,5 @@
-"""Annotation with Ray Data, for data that has outgrown one machine (``--layout blocks``,
-or an input or output URI such as ``s3://bucket/prefix``).
+"""Annotation with Ray Data, for data that has outgrown one machine (the blocks layout,
+chosen for any input or output URI such as ``s3://bucket/prefix``).
 
 Ray Data reads each input file on the cluster (``read_parquet``, ``read_csv`` with
 every column a string, ``read_text`` for JSONL and plain text), a pool of actors

@@ -37,6 +37,18 @@ class LabelStudioExport:
     annotators: int
     skipped_tasks: int
 
+    def counts(self, source: str) -> dict[str, Any]:
+        """Where the annotations came from and how many: what a run records."""
+        return {
+            "source": source,
+            "format": "label-studio export",
+            "tasks": self.tasks,
+            "annotated_tasks": len(self.texts),
+            "skipped_tasks": self.skipped_tasks,
+            "annotations": self.annotations,
+            "annotators": self.annotators,
+        }
+
     def chosen_labels(self) -> set[str]:
         return {label for vote in self.votes for label in vote}
 
@@ -232,17 +244,7 @@ def export_splits(
             f"{path}: {len(order)} annotated tasks are too few to carve dev and test splits"
         )
     test, dev, train = np.split(order, [n_test, n_test + n_dev])
-    info = {
-        "method": "random",
-        "source": str(path),
-        "format": "label-studio export",
-        "tasks": export.tasks,
-        "annotated_tasks": len(export.texts),
-        "skipped_tasks": export.skipped_tasks,
-        "annotations": export.annotations,
-        "annotators": export.annotators,
-        "seed": seed,
-    }
+    info = {"method": "random", **export.counts(str(path)), "seed": seed}
     return DatasetSplits(
         export.graded(names, np.sort(train), "train"),
         export.gold(names, np.sort(dev), "dev"),

@@ -1,4 +1,4 @@
-"""Continue from a model (``eqn train DATA --from MODEL``): one fine-tuning stage from
+"""Continue from a model (:func:`continue_training`): one fine-tuning stage from
 the model's weights, with its configuration and labels, on new annotations.
 
 A share of the new data is held out. With at least ``MIN_HELD_OUT`` held-out texts
@@ -54,16 +54,7 @@ def export_data(
     held = max(1, int(round(len(order) * share)))
     if len(order) - held < 1:
         raise InputError(f"{source}: {len(order)} annotated tasks are too few to hold any out")
-    record = {
-        "source": source,
-        "format": "label-studio export",
-        "tasks": export.tasks,
-        "annotated_tasks": len(export.texts),
-        "skipped_tasks": export.skipped_tasks,
-        "annotations": export.annotations,
-        "annotators": export.annotators,
-        "held_out_share": share,
-    }
+    record = {**export.counts(source), "held_out_share": share}
     return NewData(
         export.graded(labels, order[held:], "new annotations"),
         export.gold(labels, order[:held], "held-out annotations"),

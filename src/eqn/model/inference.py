@@ -368,7 +368,7 @@ class InferenceModel:
 
 
 def _run_models(run: Path) -> list[str]:
-    """A run folder's models, the one its run.json selected (``--select``) first."""
+    """A run folder's models, the one its run.json selected (``selected``) first."""
     try:
         selected = json.loads((run / "run.json").read_text(encoding="utf-8")).get("selected")
     except (OSError, ValueError, AttributeError):
