@@ -320,3 +320,29 @@ def test_stdin_is_decoded_with_the_encoding_option(tiny_model_dir):
     good = CliRunner().invoke(app, [*base, "--encoding", "latin-1"], input=b"caf\xe9\n")
     assert good.exit_code == 0, good.output
     assert json.loads(good.stdout)[0]["text"] == "café"
+
+
+def test_train_from_a_model_reads_a_ratings_table_or_an_argilla_export(tiny_model_dir, tmp_path):
+    from eqn.model.estimator import EQN
+
+    labels = EQN.load(tiny_model_dir).labels
+    rows = ["text_id,rater,text,labels"]
+    for i in range(12):
+        rows += [f"{i},ana,I feel {labels[i % 2]} today {i},{labels[i % 2]}", f"{i},ben,,"]
+    (tmp_path / "ratings.csv").write_text("\n".join(rows) + "\n")
+    records = [
+        {
+            "id": str(i),
+            "fields": {"text": f"text {i}"},
+            "responses": {"emotion": [{"value": [labels[i % 2]], "user_id": "u1"}]},
+        }
+        for i in range(12)
+    ]
+    (tmp_path / "records.json").write_text(json.dumps(records))
+    for source, annotations in (("ratings.csv", 24), ("records.json", 12)):
+        out = tmp_path / f"run-{source}"
+        args = ["train", str(tmp_path / source), "--from", str(tiny_model_dir), "-o", str(out)]
+        result = runner.invoke(app, [*args, "--epochs", "1", "--no-progress"])
+        assert result.exit_code == 0, result.output
+        data = json.loads((out / "run.json").read_text())["data"]
+        assert data["annotations"] == annotations and data["annotated_tasks"] == 12

@@ -6,7 +6,7 @@ import pytest
 
 from eqn.data.label_studio import read_export
 from eqn.errors import InputError
-from eqn.experiments.continued import continue_training, export_data
+from eqn.experiments.continued import annotated_data, continue_training
 from eqn.model.estimator import EQN
 
 
@@ -38,7 +38,7 @@ def export_file(tmp_path, labels, tasks=20):
 def test_a_continued_model_keeps_the_parents_maps_on_little_data(tiny_model_dir, tmp_path):
     parent = EQN.load(tiny_model_dir)
     export = read_export(export_file(tmp_path, parent.labels))
-    data = export_data(export, parent.labels, 0.25, 0, "export.json")
+    data = annotated_data(export, parent.labels, 0.25, 0, "export.json")
     assert len(data.train) == 15 and len(data.held_out) == 5
     record = continue_training(parent, data, tmp_path / "run", epochs=1, progress=False)
     child = EQN.load(tmp_path / "run" / "eqn")
@@ -56,4 +56,4 @@ def test_labels_the_model_lacks_are_named(tiny_model_dir, tmp_path):
     parent = EQN.load(tiny_model_dir)
     export = read_export(export_file(tmp_path, ["zorblax", parent.labels[0]]))
     with pytest.raises(InputError, match="annotators chose 'zorblax'"):
-        export_data(export, parent.labels, 0.2, 0, "export.json")
+        annotated_data(export, parent.labels, 0.2, 0, "export.json")

@@ -91,10 +91,11 @@ def select_texts(
 
 
 def labelled_texts(export: str | os.PathLike[str]) -> set[str]:
-    """The texts of a Label Studio JSON export's annotated tasks (to skip them)."""
-    from eqn.data.label_studio import read_export
+    """The annotated texts of a Label Studio or Argilla export or a ratings table (to
+    skip them)."""
+    from eqn.data.annotations import read_annotations
 
-    return set(read_export(Path(export)).texts)
+    return set(read_annotations(Path(export)).texts)
 
 
 def select_file(
@@ -111,7 +112,7 @@ def select_file(
 ) -> Selection:
     """Choose ``n`` rows of the file ``pool`` and write them, annotated, to ``output``:
     the pool's columns, the annotation's, then ``eqn_select_rank`` (1 = first to
-    label) and ``eqn_select_uncertainty``. ``exclude``: a Label Studio export whose
+    label) and ``eqn_select_uncertainty``. ``exclude``: annotations (any format) whose
     texts are skipped. ``fmt`` label-studio writes tasks with the rank in each
     prediction's ``meta``."""
     import json

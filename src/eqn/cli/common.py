@@ -146,22 +146,26 @@ class DatasetOptions:
     encoding: str = "utf-8"
     seed: int = 0
 
-    def load(self, dataset: str) -> Any:
-        """The dataset's splits, through :func:`eqn.data.load_splits`."""
-        from eqn.data import ReaderOptions, load_splits, read_label_names
-
-        label_names: str | list[str] | None = self.labels
+    def label_names(self) -> str | list[str] | None:
+        """``--labels``: a file of names, or names separated by commas."""
         if self.labels is not None and not Path(self.labels).is_file():
-            label_names = [name.strip() for name in self.labels.split(",") if name.strip()]
+            return [name.strip() for name in self.labels.split(",") if name.strip()]
+        return self.labels
+
+    def reader_options(self) -> Any:
+        """The :class:`eqn.data.ReaderOptions` these flags describe."""
+        from eqn.data import ReaderOptions, read_label_names
+
         graded: dict[str, Any] = {}
         if self.graded is not None:
+            label_names = self.label_names()
             if label_names is None:
                 fail("graded labels need the names of their columns", "--labels")
             graded = {
                 "intensity_columns": read_label_names(label_names),
                 "intensity_scale": self.graded,
             }
-        options = ReaderOptions(
+        return ReaderOptions(
             **graded,
             encoding=self.encoding,
             text_col=self.text_col,
@@ -171,11 +175,16 @@ class DatasetOptions:
             header=not self.no_header,
             column_names=(self.text_col, self.label_col) if self.no_header else None,
         )
+
+    def load(self, dataset: str) -> Any:
+        """The dataset's splits, through :func:`eqn.data.load_splits`."""
+        from eqn.data import load_splits
+
         return load_splits(
             dataset,
             data_dir=self.data_dir,
-            options=options,
-            labels=label_names,
+            options=self.reader_options(),
+            labels=self.label_names(),
             on_empty="drop" if self.drop_empty else "error",
             seed=self.seed,
         )

@@ -39,7 +39,10 @@ def command(
     ] = "uncertainty",
     exclude: Annotated[
         Path | None,
-        typer.Option(help="A Label Studio JSON export: its texts are already labelled."),
+        typer.Option(
+            help="A Label Studio or Argilla export, or a ratings table: its texts are "
+            "already labelled."
+        ),
     ] = None,
     text_col: Annotated[str, typer.Option("--text-col", help="Column holding the text.")] = "text",
     fmt: Annotated[

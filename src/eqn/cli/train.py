@@ -117,7 +117,8 @@ FromOpt = Annotated[
         "--from",
         help="Continue from this model (a folder, or 'default' for the shipped one): one "
         "fine-tuning stage from its weights, configuration and labels. DATA may be a "
-        "Label Studio JSON export (several annotators become vote fractions).",
+        "Label Studio or Argilla JSON export or a ratings table (text_id, rater, text, "
+        "labels); several annotators become vote fractions.",
     ),
 ]
 
@@ -278,8 +279,8 @@ def _continue(
 ) -> None:
     """``--from``: fine-tune a model on new annotations and judge it against its parent."""
 
-    from eqn.data.label_studio import is_label_studio_export, read_export
-    from eqn.experiments.continued import NewData, continue_training, export_data
+    from eqn.data.annotations import annotation_format, read_annotations
+    from eqn.experiments.continued import NewData, annotated_data, continue_training
     from eqn.model.estimator import EQN, default_model_dir
 
     if not 0 < held_out < 1:
@@ -287,9 +288,9 @@ def _continue(
     source = default_model_dir() if from_model == "default" else Path(from_model)
     parent = EQN.load(source, device=device)
     path = Path(dataset)
-    if is_label_studio_export(path):
-        field = None if data.text_col == "text" else data.text_col
-        new = export_data(read_export(path, field), parent.labels, held_out, data.seed, dataset)
+    if annotation_format(path, data.sep, data.encoding) is not None:
+        annotations = read_annotations(path, data.reader_options())
+        new = annotated_data(annotations, parent.labels, held_out, data.seed, dataset)
     else:
         splits = dataclasses.replace(data, labels=",".join(parent.labels)).load(dataset)
         origin = {"source": dataset, "format": "labelled file", "held_out": "its dev split"}

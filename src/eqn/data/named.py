@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from eqn.data.label_studio import export_splits, is_label_studio_export
+from eqn.data.annotations import annotation_format, annotation_splits
 from eqn.data.readers import SUFFIX_FORMATS, OnEmpty, ReaderOptions, load_files
 from eqn.data.table import SPLITS, DatasetSplits
 from eqn.errors import InputError
@@ -277,10 +277,9 @@ def load_splits(
             seed=seed,
             name=path.name,
         )
-    if is_label_studio_export(path):
-        text_col = options.text_col if options is not None else "text"
-        field = None if text_col == "text" else text_col
-        return export_splits(path, labels, seed, field)
+    sep, encoding = (options.sep, options.encoding) if options is not None else (None, "utf-8")
+    if annotation_format(path, sep, encoding) is not None:
+        return annotation_splits(path, labels, seed, options)
     if path.is_file():
         return load_files(path, options=options, labels=labels, on_empty=on_empty, seed=seed)
     raise InputError(

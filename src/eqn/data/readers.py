@@ -155,7 +155,7 @@ def _detect_format(path: Path, options: ReaderOptions) -> str:
     return detect_format(path, None if options.fmt == "auto" else options.fmt)
 
 
-def _read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[int], int]:
+def read_frame(path: Path, options: ReaderOptions) -> tuple[pd.DataFrame, list[int], int]:
     """The file as a DataFrame of strings, the file line of each row, replaced bytes."""
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file")
@@ -214,7 +214,7 @@ def _is_empty_text(value: Any) -> bool:
     return not str(value).strip()
 
 
-def _label_tokens(value: Any, sep: str | None) -> list[str]:
+def label_tokens(value: Any, sep: str | None) -> list[str]:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -248,7 +248,7 @@ def _warn_unsplit_labels(tokens: Sequence[Sequence[str]], path: Path) -> None:
 def _read_rows(path: Path, options: ReaderOptions, on_empty: OnEmpty) -> _RawRows:
     if on_empty not in ("error", "drop"):
         raise InputError(f"on_empty must be 'error' or 'drop', got {on_empty!r}")
-    frame, lines, replaced = _read_frame(path, options)
+    frame, lines, replaced = read_frame(path, options)
     needed = [(options.text_col, "text_col")] + (
         [(c, "labels") for c in options.intensity_columns]
         if options.intensity_columns
@@ -280,7 +280,7 @@ def _read_rows(path: Path, options: ReaderOptions, on_empty: OnEmpty) -> _RawRow
         ]
     else:
         raw_labels = frame[options.label_col].tolist()
-        tokens = [_label_tokens(raw_labels[i], options.label_sep) for i in keep]
+        tokens = [label_tokens(raw_labels[i], options.label_sep) for i in keep]
         _warn_unsplit_labels(tokens, path)
     report = ReadReport(
         path=str(path),

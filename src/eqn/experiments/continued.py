@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from eqn.core import energy as E
-from eqn.data.label_studio import LabelStudioExport
+from eqn.data.annotations import Annotations
 from eqn.data.table import Dataset
 from eqn.errors import InputError, OutputExistsError
 from eqn.io import write_json
@@ -44,11 +44,11 @@ class NewData:
     record: dict[str, Any]
 
 
-def export_data(
-    export: LabelStudioExport, labels: tuple[str, ...], share: float, seed: int, source: str
+def annotated_data(
+    export: Annotations, labels: tuple[str, ...], share: float, seed: int, source: str
 ) -> NewData:
-    """A Label Studio export split into a graded training set and a held-out share
-    (gold where at least half the annotators agree)."""
+    """Annotations split into a graded training set and a held-out share (gold where at
+    least half the annotators agree)."""
     export.check_labels(labels, source)
     order = np.random.default_rng(seed).permutation(len(export.texts))
     held = max(1, int(round(len(order) * share)))

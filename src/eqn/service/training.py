@@ -203,12 +203,12 @@ def _safe(project: str) -> str:
 def _job(export: str, parent: str, out: str, epochs: str, field: str) -> None:
     """One training job (the subprocess): continue ``parent`` on ``export`` into ``out``."""
     from eqn.data.label_studio import read_export
-    from eqn.experiments.continued import continue_training, export_data
+    from eqn.experiments.continued import annotated_data, continue_training
     from eqn.model.estimator import EQN
 
     model = EQN.load(parent, device="cpu")
     tasks = read_export(Path(export), field or None)
-    data = export_data(tasks, model.labels, 0.2, 0, export)
+    data = annotated_data(tasks, model.labels, 0.2, 0, export)
     continue_training(model, data, Path(out), int(epochs), force=True, progress=False)
 
 

@@ -1,0 +1,153 @@
+"""Annotations from three tools read alike: vote fractions, counts, formats, splits."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eqn.data import ReaderOptions, load_splits
+from eqn.data.annotations import annotation_format, read_annotations
+from eqn.errors import InputError
+
+LABELS = ("anger", "joy", "love", "sadness")
+
+
+def ratings_csv(tmp_path, rows, name="ratings.csv"):
+    path = tmp_path / name
+    pd.DataFrame(rows, columns=["text_id", "rater", "text", "labels"]).to_csv(path, index=False)
+    return path
+
+
+def test_a_ratings_table_becomes_vote_fractions(tmp_path):
+    path = ratings_csv(
+        tmp_path,
+        [
+            ("t1", "ana", "I love it", "joy,love"),
+            ("t1", "ben", "I love it", "joy"),
+            ("t2", "ana", "so sad", "sadness"),
+            ("t2", "ben", "so sad", ""),  # ben chose nothing: a vote against every label
+            ("t3", "ana", "", "joy"),  # no text anywhere for t3: skipped and counted
+        ],
+    )
+    assert annotation_format(path) == "ratings table"
+    found = read_annotations(path)
+    assert found.texts == ("I love it", "so sad")
+    assert found.votes == ({"joy": 1.0, "love": 0.5}, {"sadness": 0.5})
+    assert found.counts("r.csv") == {
+        "source": "r.csv",
+        "format": "ratings table",
+        "tasks": 3,
+        "annotated_tasks": 2,
+        "skipped_tasks": 1,
+        "annotations": 4,
+        "annotators": 2,
+    }
+
+
+def test_a_raters_later_row_replaces_the_earlier_and_texts_must_agree(tmp_path, caplog):
+    path = ratings_csv(
+        tmp_path,
+        [("t1", "ana", "fine", "joy"), ("t1", "ana", "fine", "anger"), ("t1", "ben", "", "joy")],
+    )
+    assert read_annotations(path).votes == ({"anger": 0.5, "joy": 0.5},)
+    assert "1 later rating(s) replaced" in caplog.text
+    ratings_csv(tmp_path, [("t1", "ana", "fine", "joy"), ("t1", "ben", "not fine", "joy")])
+    with pytest.raises(InputError, match="line 3: text_id 't1' has two different texts"):
+        read_annotations(path)
+
+
+def test_a_ratings_table_in_parquet_with_its_own_column_names(tmp_path):
+    path = tmp_path / "ratings.parquet"
+    frame = pd.DataFrame(
+        {"text_id": [1, 1], "rater": ["a", "b"], "body": ["hi", "hi"], "emo": ["joy", "joy|love"]}
+    )
+    frame.to_parquet(path)
+    assert annotation_format(path) == "ratings table"
+    options = ReaderOptions(text_col="body", label_col="emo", label_sep="|")
+    assert read_annotations(path, options).votes == ({"joy": 1.0, "love": 0.5},)
+    with pytest.raises(InputError, match="column 'text' not found .* Set text_col"):
+        read_annotations(path)
+
+
+def test_plain_tables_and_other_json_are_not_annotations(tmp_path):
+    plain = tmp_path / "train.csv"
+    plain.write_text("text,labels\nhello,joy\n")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([{"a": 1}]))
+    assert annotation_format(plain) is None and annotation_format(other) is None
+    with pytest.raises(InputError, match="not a Label Studio or Argilla JSON export, nor a"):
+        read_annotations(other)
+
+
+def test_a_ratings_table_trains_with_the_label_set_given(tmp_path):
+    rows = [(f"t{i}", rater, f"text number {i}", "joy") for i in range(20) for rater in "ab"]
+    path = ratings_csv(tmp_path, rows)
+    with pytest.raises(InputError, match="give its label set"):
+        load_splits(str(path))
+    splits = load_splits(str(path), labels=list(LABELS))
+    assert (len(splits.train), len(splits.dev), len(splits.test)) == (16, 2, 2)
+    assert splits.split_info["format"] == "ratings table"
+    assert splits.split_info["annotators"] == 2
+
+
+# One annotation session, written in each tool's format: the three readers must agree.
+sessions = st.lists(
+    st.tuples(
+        st.integers(0, 5),  # text
+        st.sampled_from(["ana", "ben", "cy"]),  # rater
+        st.sets(st.sampled_from(LABELS)),  # chosen labels
+    ),
+    min_size=1,
+    max_size=25,
+    unique_by=lambda rating: (rating[0], rating[1]),
+)
+
+
+def write_all_formats(folder, ratings):
+    by_text: dict[int, list] = {}
+    for text, rater, labels in ratings:
+        by_text.setdefault(text, []).append((rater, sorted(labels)))
+    label_studio = [
+        {
+            "id": text,
+            "data": {"text": f"text {text}"},
+            "annotations": [
+                {"completed_by": r, "result": [{"type": "choices", "value": {"choices": c}}]}
+                for r, c in raters
+            ],
+        }
+        for text, raters in by_text.items()
+    ]
+    argilla = [
+        {
+            "id": str(text),
+            "fields": {"text": f"text {text}"},
+            "responses": {
+                "emotion": [{"value": c, "user_id": r, "status": "submitted"} for r, c in raters]
+            },
+            "suggestions": {"emotion": {"value": ["anger"], "score": 0.9, "agent": "model"}},
+        }
+        for text, raters in by_text.items()
+    ]
+    (folder / "ls.json").write_text(json.dumps(label_studio))
+    (folder / "argilla.json").write_text(json.dumps(argilla))
+    rows = [(t, r, f"text {t}", ",".join(sorted(c))) for t, r, c in ratings]
+    return [folder / "ls.json", folder / "argilla.json", ratings_csv(folder, rows)]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ratings=sessions)
+def test_the_three_formats_give_the_same_votes(tmp_path, ratings):
+    found = [read_annotations(path) for path in write_all_formats(tmp_path, ratings)]
+    by_text = [dict(zip(f.texts, f.votes, strict=True)) for f in found]
+    assert by_text[0] == by_text[1] == by_text[2]
+    counts = {(f.annotations, f.annotators, len(f.texts)) for f in found}
+    assert len(counts) == 1
+    first = found[0]
+    matrix = first.fractions(LABELS)
+    assert np.all((matrix >= 0) & (matrix <= 1))
