@@ -7,6 +7,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from eqn.annotation.label_studio import labeling_config  # noqa: E402
+from eqn.errors import InputError  # noqa: E402
 from eqn.model.estimator import EQN  # noqa: E402
 from eqn.service import create_app  # noqa: E402
 
@@ -132,8 +133,49 @@ def test_train_makes_a_new_version_that_answers_next(tiny_model_dir, tmp_path):
             time.sleep(0.5)
         line = json.loads((tmp_path / "versions" / LOG).read_text().splitlines()[-1])
         assert line["project"] == "3", line
-        version = client.get("/health").json()["model_version"]
-        assert (version != first) == line["accepted"], line
+
+        def version(project):
+            request = {"tasks": tasks[:1], "label_config": config, "project": project}
+            return client.post("/predict", json=request).json()["model_version"]
+
+        # Label Studio names the project "3.TIMESTAMP" in predictions: the same project.
+        assert (version("3.1700000000") != first) == line["accepted"], line
+        assert version("4.1700000000") == first  # another project keeps the served model
+        assert client.get("/health").json()["model_version"] == first
+    # A restart serves project 3's accepted version to project 3 only.
+    again = create_app(model=model, preload_explainer=False, training=settings)
+    with TestClient(again) as client:
+        assert (version("3") != first) == line["accepted"] and version("4") == first
+
+
+def test_new_annotations_start_a_job_after_train_after(tiny_model_dir, tmp_path, monkeypatch):
+    from eqn.service import ml_backend
+    from eqn.service.training import TrainingSettings
+
+    started = []
+
+    async def start(project, tasks, field):
+        started.append((project, len(tasks)))
+        return "job"
+
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
+    monkeypatch.setattr(ml_backend, "fetch_export", lambda url, key, project: [{"id": 1}])
+    model = EQN.load(tiny_model_dir)
+    settings = TrainingSettings(tmp_path / "versions", train_after=3)
+    with TestClient(create_app(model=model, preload_explainer=False, training=settings)) as c:
+        monkeypatch.setattr(c.app.state.training, "start", start)
+        event = {"action": "ANNOTATION_CREATED", "project": {"id": 7}, "annotation": {"id": 1}}
+        answers = [c.post("/webhook", json=event).json() for _ in range(3)]
+        assert [a["status"] for a in answers] == ["counted", "counted", "started"]
+        assert answers[1]["new_annotations"] == 2 and started == [("7", 1)]
+        ignored = c.post("/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 7}})
+        assert ignored.json()["status"] == "ignored"
+    settings = TrainingSettings(tmp_path / "versions")  # train_after 0: counting is off
+    with TestClient(create_app(model=model, preload_explainer=False, training=settings)) as c:
+        assert c.post("/webhook", json=event).json()["status"] == "ignored"
+    with pytest.raises(InputError, match="train_after of 0 or more"):
+        TrainingSettings(tmp_path, train_after=-1)
 
 
 def test_basic_auth_guards_label_studios_routes_only(model):
@@ -154,13 +196,17 @@ def test_a_restart_finds_the_last_accepted_version(tmp_path):
 
     from eqn.service.training import LOG, latest_accepted
 
-    assert latest_accepted(tmp_path) is None
-    for name in ("a", "b"):
+    assert latest_accepted(tmp_path) == {}
+    for name in ("a", "b", "c"):
         (tmp_path / "p" / name / "run" / "eqn").mkdir(parents=True)
         (tmp_path / "p" / name / "run" / "eqn" / "config.json").write_text("{}")
     lines = [
-        {"folder": str(tmp_path / "p" / "a"), "accepted": True},
-        {"folder": str(tmp_path / "p" / "b"), "accepted": False},
+        {"project": "1.1700000000", "folder": str(tmp_path / "p" / "a"), "accepted": True},
+        {"project": "1", "folder": str(tmp_path / "p" / "b"), "accepted": False},
+        {"project": "2", "folder": str(tmp_path / "p" / "c"), "accepted": True},
     ]
     (tmp_path / LOG).write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert latest_accepted(tmp_path) == tmp_path / "p" / "a" / "run" / "eqn"
+    assert latest_accepted(tmp_path) == {
+        "1": tmp_path / "p" / "a" / "run" / "eqn",
+        "2": tmp_path / "p" / "c" / "run" / "eqn",
+    }

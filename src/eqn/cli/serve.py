@@ -42,6 +42,13 @@ def command(
     ] = None,
     keep_versions: Annotated[int, typer.Option(help="Trained versions kept.")] = 5,
     train_epochs: Annotated[int, typer.Option(help="Epochs of each training job.")] = 1,
+    train_after: Annotated[
+        int,
+        typer.Option(
+            help="Train a project after this many new annotations (Label Studio's "
+            "ANNOTATION_CREATED/UPDATED webhooks); 0: only on START_TRAINING."
+        ),
+    ] = 0,
     basic_auth: Annotated[
         str | None,
         typer.Option(
@@ -74,13 +81,14 @@ def command(
     training = None
     if allow_training:
         from eqn.io import eqn_home
-        from eqn.service.training import TrainingSettings, latest_accepted
+        from eqn.service.training import TrainingSettings
 
+        if train_after < 0:
+            fail(f"give a number of annotations of 0 or more, got {train_after}", "--train-after")
         folder = versions_dir or eqn_home() / "versions"
         folder.mkdir(parents=True, exist_ok=True)
-        training = TrainingSettings(folder, keep_versions, train_epochs)
-        if model_path is None:  # a restart serves the last version reviewers trained
-            model_path = latest_accepted(folder)
+        # A restart serves each project's last accepted version (TrainingJobs finds them).
+        training = TrainingSettings(folder, keep_versions, train_epochs, train_after=train_after)
     if basic_auth is not None and ":" not in basic_auth:
         fail("give basic auth as USER:PASSWORD", "--basic-auth")
     app = create_app(

@@ -92,6 +92,8 @@ def create_app(
             app.state.explanations.start(torch_model, holder.current.model)
         yield
         await holder.stop()
+        if app.state.training is not None:
+            await app.state.training.stop()
 
     app = FastAPI(
         title="eqn",

@@ -26,9 +26,8 @@ from eqn.annotation.label_studio import labeling_config
 from eqn.data.label_studio import LabelingConfig, parse_labeling_config
 from eqn.errors import InputError
 from eqn.model.inference import InferenceModel
-from eqn.service.routes import Current
-from eqn.service.serving import ServiceError
-from eqn.service.training import TrainingJobs, fetch_export
+from eqn.service.serving import ServiceError, Serving
+from eqn.service.training import TrainingJobs, fetch_export, project_key
 
 router = APIRouter()
 PATHS = {"/health", "/setup", "/predict", "/train", "/webhook", "/is_training"}
@@ -62,7 +61,7 @@ def _config(request: Request, project: str | int | None, xml: str | None) -> Lab
             return parse_labeling_config(xml)
         except InputError as error:
             raise ServiceError(422, str(error)) from None
-    found = configs.get(str(project))
+    found = configs.get(project_key(project))
     if found is not None:
         return found
     model = request.app.state.holder.serving().model
@@ -80,21 +79,30 @@ async def health(request: Request) -> dict[str, Any]:
     }
 
 
+async def _serving(request: Request, project: object) -> Serving:
+    """The project's model: its own trained version when it has one, else the served one."""
+    jobs: TrainingJobs | None = request.app.state.training
+    holder = await jobs.holder_for(project) if jobs is not None else request.app.state.holder
+    return holder.serving()
+
+
 @router.post("/setup")
-async def setup(body: SetupRequest, request: Request, current: Current) -> dict[str, Any]:
+async def setup(body: SetupRequest, request: Request) -> dict[str, Any]:
     if not body.schema_:
         raise ServiceError(422, "setup needs the project's labeling config under 'schema'")
+    current = await _serving(request, body.project)
     config = _config(request, body.project, body.schema_)
     try:
         config.check_choices(current.model.labels, current.model.name)
     except InputError as error:
         raise ServiceError(422, str(error)) from None
-    request.app.state.labeling_configs[str(body.project)] = config
+    request.app.state.labeling_configs[project_key(body.project)] = config
     return {"model_version": model_version(current.model)}
 
 
 @router.post("/predict")
-async def predict(body: PredictRequest, request: Request, current: Current) -> dict[str, Any]:
+async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
+    current = await _serving(request, body.project)
     config = _config(request, body.project, body.label_config)
     model, version = current.model, model_version(current.model)
     texts = [_text(task, config.field) for task in body.tasks]
@@ -187,17 +195,27 @@ async def train(body: TrainRequest, request: Request) -> dict[str, Any]:
     config = _config(request, body.project, body.label_config)
     if not body.annotations:
         raise ServiceError(422, "train needs the annotated tasks under 'annotations'")
-    job = jobs.start(str(body.project), body.annotations, config.field)
-    return {"status": "started", "job": job, "project": str(body.project)}
+    job = await jobs.start(body.project, body.annotations, config.field)
+    return {"status": "started", "job": job, "project": project_key(body.project)}
+
+
+ANNOTATION_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED")
 
 
 @router.post("/webhook")
 async def webhook(body: WebhookRequest, request: Request) -> dict[str, Any]:
+    """``START_TRAINING`` starts a job; with ``train_after`` N, so does the Nth new
+    annotation of a project since its last job (counted while a job runs, too)."""
     jobs = _jobs(request)
-    if body.action != "START_TRAINING":
-        return {"status": "ignored", "action": body.action}
     project = body.project
-    project_id = str(project.get("id")) if isinstance(project, dict) else str(project)
+    project_id = project_key(project.get("id") if isinstance(project, dict) else project)
+    after = jobs.settings.train_after
+    if body.action in ANNOTATION_ACTIONS and after > 0:
+        count = jobs.count_annotation(project_id)
+        if count < after or jobs.is_training():
+            return {"status": "counted", "new_annotations": count, "train_after": after}
+    elif body.action != "START_TRAINING":
+        return {"status": "ignored", "action": body.action}
     xml = project.get("label_config") if isinstance(project, dict) else None
     url, key = os.environ.get("LABEL_STUDIO_URL"), os.environ.get("LABEL_STUDIO_API_KEY")
     if not url or not key:
@@ -209,7 +227,7 @@ async def webhook(body: WebhookRequest, request: Request) -> dict[str, Any]:
     config = _config(request, project_id, xml)
     loop = asyncio.get_running_loop()
     tasks = await loop.run_in_executor(None, fetch_export, url, key, project_id)
-    job = jobs.start(project_id, tasks, config.field)
+    job = await jobs.start(project_id, tasks, config.field)
     return {"status": "started", "job": job, "project": project_id}
 
 

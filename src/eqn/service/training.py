@@ -1,12 +1,14 @@
 """Training from reviewers' annotations while the service keeps answering.
 
-One job at a time continues the current model on the export
+Each Label Studio project has its own model: the served one until reviewers train it,
+then its latest accepted version (a restart finds it again). One job at a time continues
+the project's model on the export
 (:func:`eqn.experiments.continued.continue_training`) in a subprocess at low priority
 with one thread, so predictions keep flowing from the current model. When it
-finishes, the new version replaces the current model atomically if it is no worse
+finishes, the new version replaces the project's model atomically if it is no worse
 than its parent on its held-out share (ties accepted); either way one line of
-provenance goes to ``VERSIONS/versions.jsonl``, and only the last ``keep`` versions'
-folders are kept.
+provenance goes to ``VERSIONS/versions.jsonl``, and only each project's last ``keep``
+versions' folders are kept.
 
     VERSIONS/PROJECT/STAMP/export.json   what the job learned from
     VERSIONS/PROJECT/STAMP/run/          its run folder (run/eqn: the model)
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eqn.errors import InputError
 from eqn.io import atomic_write
 from eqn.service.serving import ModelHolder, ServiceError
 
@@ -37,59 +40,108 @@ LOG = "versions.jsonl"
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Where versions live, how many are kept, and what one training job costs."""
+    """Where versions live, how many are kept, what one training job costs, and after
+    how many new annotations of a project a job starts by itself (0: only when asked)."""
 
     versions_dir: Path
     keep: int = 5
     epochs: int = 1
     timeout_s: float = 3 * 3600
+    train_after: int = 0
+
+    def __post_init__(self) -> None:
+        if self.keep < 1 or self.epochs < 1 or self.train_after < 0 or self.timeout_s <= 0:
+            raise InputError(
+                "training settings: keep at least 1 version, train at least 1 epoch, a "
+                f"positive timeout and train_after of 0 or more (got {self})"
+            )
 
 
-def latest_accepted(versions_dir: Path) -> Path | None:
-    """The model of the last accepted training job still on disk, for a restart."""
+def project_key(project: object) -> str:
+    """Label Studio names a project ``ID`` in webhooks and ``ID.TIMESTAMP`` in requests
+    to the backend: both are the project ``ID``."""
+    return str(project).split(".", 1)[0]
+
+
+def latest_accepted(versions_dir: Path) -> dict[str, Path]:
+    """Each project's model: its last accepted training job still on disk, for a restart."""
     log = versions_dir / LOG
+    found: dict[str, Path] = {}
     if not log.is_file():
-        return None
-    for line in reversed(log.read_text(encoding="utf-8").splitlines()):
+        return found
+    for line in log.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
         model = Path(entry.get("folder", "")) / "run" / "eqn"
         if entry.get("accepted") and (model / "config.json").is_file():
-            return model
-    return None
+            found[project_key(entry.get("project"))] = model
+    return found
 
 
 class TrainingJobs:
-    """At most one training job; ``is_training(project)`` while it runs."""
+    """Each project's model, and at most one training job; ``is_training(project)``
+    while it runs."""
 
     def __init__(self, holder: ModelHolder, settings: TrainingSettings) -> None:
         self.holder, self.settings = holder, settings
         self.project: str | None = None
         self.task: asyncio.Task[None] | None = None
+        self.projects: dict[str, ModelHolder] = {}
+        self.new_annotations: dict[str, int] = {}
+        self._saved = latest_accepted(settings.versions_dir)
 
-    def is_training(self, project: str | None = None) -> bool:
+    async def holder_for(self, project: object) -> ModelHolder:
+        """The project's model: its latest accepted version, else the served one."""
+        key = project_key(project)
+        if key not in self.projects and key in self._saved:
+            from eqn.model.runtime import load_model
+
+            runtime = self.holder.serving().model.runtime
+            path = self._saved.pop(key)
+            loaded = await asyncio.get_running_loop().run_in_executor(
+                None, load_model, path, "cpu", runtime
+            )
+            self.projects[key] = ModelHolder(self.holder.limits)
+            self.projects[key].swap(loaded)
+        return self.projects.get(key, self.holder)
+
+    def is_training(self, project: object | None = None) -> bool:
         busy = self.task is not None and not self.task.done()
-        return busy and (project is None or project == self.project)
+        return busy and (project is None or project_key(project) == self.project)
 
-    def start(self, project: str, tasks: list[dict[str, Any]], text_field: str | None) -> str:
+    def count_annotation(self, project: object) -> int:
+        """One more new annotation in ``project``; how many since its last job."""
+        key = project_key(project)
+        self.new_annotations[key] = self.new_annotations.get(key, 0) + 1
+        return self.new_annotations[key]
+
+    async def stop(self) -> None:
+        for holder in self.projects.values():
+            await holder.stop()
+
+    async def start(
+        self, project: object, tasks: list[dict[str, Any]], text_field: str | None
+    ) -> str:
         """Start a job on ``tasks`` (a Label Studio export's tasks); returns its folder name."""
         if self.is_training():
             raise ServiceError(
                 429, f"project {self.project} is training; retry when /is_training says false"
             )
-        source = self.holder.serving().model.source_
+        key = project_key(project)
+        source = (await self.holder_for(key)).serving().model.source_
         if source is None:
             raise ServiceError(422, "the served model has no folder to continue from")
+        self.new_annotations[key] = 0
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        folder = self.settings.versions_dir / _safe(project) / stamp
+        folder = self.settings.versions_dir / _safe(key) / stamp
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_write(folder / "export.json", "w", encoding="utf-8") as stream:
             json.dump(tasks, stream)
-        self.project = project
+        self.project = key
         self.task = asyncio.get_running_loop().create_task(
-            self._run(project, folder, Path(source), text_field)
+            self._run(key, folder, Path(source), text_field)
         )
         return stamp
 
@@ -106,7 +158,7 @@ class TrainingJobs:
             done = await loop.run_in_executor(
                 None, _low_priority_run, command, env, folder, self.settings.timeout_s
             )
-            verdict = await self._adopt(folder, done)
+            verdict = await self._adopt(project, folder, done)
         except Exception as error:  # the job's failure is recorded, the service goes on
             logger.exception("training job for project %s failed", project)
             verdict = {"accepted": False, "reason": f"{type(error).__name__}: {error}"}
@@ -121,7 +173,7 @@ class TrainingJobs:
             log.write(json.dumps(line) + "\n")
         self._prune()
 
-    async def _adopt(self, folder: Path, returncode: int) -> dict[str, Any]:
+    async def _adopt(self, project: str, folder: Path, returncode: int) -> dict[str, Any]:
         if returncode != 0:
             tail = (folder / "train.log").read_text(errors="replace")[-300:]
             return {"accepted": False, "reason": f"eqn train failed: {tail}"}
@@ -135,19 +187,19 @@ class TrainingJobs:
         loaded = await asyncio.get_running_loop().run_in_executor(
             None, load_model, folder / "run" / "eqn", "cpu", current.runtime
         )
-        self.holder.swap(loaded)
+        self.projects.setdefault(project, ModelHolder(self.holder.limits)).swap(loaded)
         return {"accepted": True, "model_version": loaded.model_hash, "held_out": scores}
 
     def _prune(self) -> None:
-        """Keep the last ``keep`` job folders (the served one is always among them)."""
-        folders = sorted(
-            (f for p in self.settings.versions_dir.iterdir() if p.is_dir() for f in p.iterdir()),
-            key=lambda f: f.name,
-        )
-        serving = str(self.holder.serving().model.source_ or "")
-        for old in folders[: -self.settings.keep]:
-            if not serving.startswith(str(old)):
-                shutil.rmtree(old, ignore_errors=True)
+        """Keep each project's last ``keep`` job folders (its served one among them)."""
+        served = [str(h.current.model.source_ or "") for h in self.projects.values() if h.current]
+        for project in self.settings.versions_dir.iterdir():
+            if not project.is_dir():
+                continue
+            folders = sorted((f for f in project.iterdir() if f.is_dir()), key=lambda f: f.name)
+            for old in folders[: -self.settings.keep]:
+                if not any(path.startswith(str(old)) for path in served):
+                    shutil.rmtree(old, ignore_errors=True)
 
 
 def _low_priority_run(command: list[str], env: dict[str, str], folder: Path, timeout: float) -> int:
