@@ -1,5 +1,5 @@
 """What one review-loop training job costs on this machine: the job `eqn serve
---allow-training` runs (``python -m eqn.service.training``: continue the served model
+--allow-training` runs (``python -m eqn.service.training_job``: continue the served model
 on a Label Studio export, one epoch, one thread, nice 10), on N reviewed texts.
 
     python benchmarks/review_training_cost.py --data-dir ../shared/data/goemotions \
@@ -41,7 +41,7 @@ def export(texts: list[str], labels: list[list[str]]) -> list[dict[str, object]]
 
 
 def job(folder: Path, epochs: int) -> dict[str, float]:
-    command = [sys.executable, "-m", "eqn.service.training", str(folder / "export.json")]
+    command = [sys.executable, "-m", "eqn.service.training_job", str(folder / "export.json")]
     command += [str(default_model_dir()), str(folder / "run"), str(epochs), ""]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     started = time.perf_counter()

@@ -146,11 +146,11 @@ class TrainingJobs:
         return stamp
 
     async def _run(self, project: str, folder: Path, parent: Path, field: str | None) -> None:
-        # This module, run as a script: the library's continue_training in a process
-        # of its own, so that its CPU time and memory leave the server's alone.
+        # The library's continue_training in a process of its own, so that its CPU time
+        # and memory leave the server's alone.
         job = [str(folder / "export.json"), str(parent), str(folder / "run")]
         job += [str(self.settings.epochs), field or ""]
-        command = [sys.executable, "-m", "eqn.service.training", *job]
+        command = [sys.executable, "-m", "eqn.service.training_job", *job]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         loop = asyncio.get_running_loop()
         started = time.time()
@@ -250,19 +250,3 @@ def fetch_export(url: str, key: str, project: str) -> list[dict[str, Any]]:
 
 def _safe(project: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in project) or "project"
-
-
-def _job(export: str, parent: str, out: str, epochs: str, field: str) -> None:
-    """One training job (the subprocess): continue ``parent`` on ``export`` into ``out``."""
-    from eqn.data.label_studio import read_export
-    from eqn.experiments.continued import annotated_data, continue_training
-    from eqn.model.estimator import EQN
-
-    model = EQN.load(parent, device="cpu")
-    tasks = read_export(Path(export), field or None)
-    data = annotated_data(tasks, model.labels, 0.2, 0, export)
-    continue_training(model, data, Path(out), int(epochs), force=True, progress=False)
-
-
-if __name__ == "__main__":
-    _job(*sys.argv[1:6])
