@@ -82,6 +82,9 @@ def test_train_runs_the_pipeline_on_a_csv(sentences_csv, tmp_path):
         (["--loss", "mae"], "loss must be one of mse, bce"),
         (["--backbone", "ann", "--pooling", "cls"], "backbone 'ann' has no option 'pooling'"),
         (["--option", "nokey"], "--option needs key=value"),
+        (["--recipe", "magic"], "unknown recipe 'magic'; recipes: paper, paper-warm"),
+        (["--recipe", "student-m", "--relabel-folds", "3"], "either out of fold or with"),
+        (["--teacher-loss", "hinge"], "teacher_loss must be one of mse, bce"),
     ],
 )
 def test_train_refuses_bad_options(extra, message, sentences_csv, tmp_path):
@@ -346,3 +349,21 @@ def test_train_from_a_model_reads_a_ratings_table_or_an_argilla_export(tiny_mode
         assert result.exit_code == 0, result.output
         data = json.loads((out / "run.json").read_text())["data"]
         assert data["annotations"] == annotations and data["annotated_tasks"] == 12
+
+
+def test_train_help_names_every_recipe():
+    from eqn.experiments.recipes import RECIPES
+
+    result = runner.invoke(app, ["train", "--help"], terminal_width=400)
+    for name in RECIPES:
+        assert name in result.output
+
+
+def test_train_with_the_plain_recipe_trains_the_classifier_alone(sentences_csv, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", str(sentences_csv), "-o", str(out), "--recipe", "plain"]
+    args += ["--backbone", "ann", "--epochs", "1", "--batch-size", "4", "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    assert record["recipe"] == "plain" and set(record["stages"]) == {"M"}

@@ -86,10 +86,22 @@ def results_table(title: str, record: dict[str, Any], stages: list[str]) -> Tabl
 
 
 StageOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         help="Stages, comma-separated: all (coeqn,relabel,eqn), coeqn, relabel, eqn, "
-        "S, M, or baseline (S for single-label data, M for multi-label)."
+        "S, M, or baseline (S for single-label data, M for multi-label). Default: the "
+        "recipe's.",
+        show_default=False,
+    ),
+]
+
+RecipeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="How the run's model is made: paper (CoEQN, relabel, EQN), paper-warm, "
+        "student-coeqn, student-m (teachers taught to one student) or plain (M or S). "
+        "Default: the one benchmarks/recipe_study.md chose. The options below change it.",
+        show_default=False,
     ),
 ]
 
@@ -104,7 +116,7 @@ WarmStartOpt = Annotated[
 ]
 
 RelabelFoldsOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         help="1: relabel with Model 1 (the paper). K >= 2: relabel out of fold, each "
         "text scored by a Model 1 trained on the other K-1 folds."
@@ -123,7 +135,7 @@ FromOpt = Annotated[
 ]
 
 GoldWeightOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         help="W from 0 to below 1: Model 2 learns W * full labels + (1 - W) * relabelled "
         "energies (distillation keeping a share of the hard labels)."
@@ -131,12 +143,14 @@ GoldWeightOpt = Annotated[
 ]
 
 TeachersOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         help="N >= 2: relabel with the mean energies of N CoEQN teachers of their own "
         "seeds (seed*N .. seed*N+N-1); then 'all' means relabel,eqn."
     ),
 ]
+LossOpt = Annotated[str | None, typer.Option(help="EQN loss: mse (the paper's) or bce.")]
+TeacherLossOpt = Annotated[str | None, typer.Option(help="The teachers' loss: mse or bce.")]
 
 
 @with_dataset_options
@@ -144,7 +158,8 @@ TeachersOpt = Annotated[
 def command(
     dataset: DatasetArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for models and run.json.")],
-    stage: StageOpt = "all",
+    recipe: RecipeOpt = None,
+    stage: StageOpt = None,
     backbone: Annotated[
         str, typer.Option(help="ann, cnn, lstm, textcnn or transformer.")
     ] = "transformer",
@@ -157,7 +172,7 @@ def command(
     option: Annotated[
         list[str] | None, typer.Option(help="Backbone option key=value (repeatable).")
     ] = None,
-    loss: Annotated[str, typer.Option(help="EQN loss: mse (the paper's) or bce.")] = "mse",
+    loss: LossOpt = None,
     imbalance: Annotated[
         str, typer.Option(help="none, pos_weight, oversample or undersample.")
     ] = "pos_weight",
@@ -166,10 +181,10 @@ def command(
     lr: Annotated[float | None, typer.Option(help="Learning rate (backbone default).")] = None,
     head_lr: Annotated[float | None, typer.Option(help="Head learning rate.")] = None,
     warm_start: WarmStartOpt = None,
-    relabel_folds: RelabelFoldsOpt = 1,
-    teachers: TeachersOpt = 1,
-    teacher_loss: Annotated[str, typer.Option(help="The teachers' loss: mse or bce.")] = "mse",
-    gold_weight: GoldWeightOpt = 0.0,
+    relabel_folds: RelabelFoldsOpt = None,
+    teachers: TeachersOpt = None,
+    teacher_loss: TeacherLossOpt = None,
+    gold_weight: GoldWeightOpt = None,
     resume: Annotated[
         bool, typer.Option(help="Reuse finished stages; continue from checkpoints.")
     ] = False,
@@ -201,16 +216,20 @@ def command(
     if from_model is not None:
         _continue(dataset, out, from_model, epochs, held_out, force, progress, device, data)
         return
-    from eqn.experiments.pipeline import RelabelOptions, run_pipeline
+    from eqn.experiments.pipeline import run_pipeline
+    from eqn.experiments.recipes import DEFAULT_RECIPE, get_recipe
     from eqn.model.config import ModelConfig
 
     splits = data.load(dataset).limit(max_train, max_eval, data.seed)
+    chosen = get_recipe(recipe or DEFAULT_RECIPE).with_options(  # checked, names the choices
+        cast(Any, loss), warm_start, relabel_folds, teachers, cast(Any, teacher_loss), gold_weight
+    )
     named: dict[str, Any] = {"model_name_or_path": model_name, "finetune": finetune}
     named |= {"pooling": pooling, "max_length": max_length}
     config = ModelConfig(
         backbone=backbone,
         backbone_options=backbone_options(backbone, option or [], named),
-        loss=cast(Any, loss),  # checked by ModelConfig, which names the choices
+        loss=chosen.loss,
         imbalance=cast(Any, imbalance),
         epochs=epochs,
         batch_size=batch_size,
@@ -218,28 +237,34 @@ def command(
         head_learning_rate=head_lr,
         seed=data.seed,
     )
-    teacher = cast(Any, teacher_loss)
-    relabel = RelabelOptions(relabel_folds, teachers, teacher, gold_weight)
-    stages = parse_stages(stage, splits.train.is_multilabel)
-    if teachers > 1 and stage == "all":
-        stages = [s for s in stages if s != "coeqn"]  # the teachers replace Model 1
     plain = "M" if splits.train.is_multilabel else "S"
-    if baseline and stage == "all" and plain not in stages:
-        stages.append(plain)  # one more model, so the user sees what EQN is worth here
+    stages = _stages(chosen, stage, plain, baseline)
     record = run_pipeline(
         splits,
         config,
         out,
         stages,
-        warm_start=warm_start,
+        warm_start=chosen.warm_start,
         force=force,
         resume=resume,
         max_steps=max_steps,
         progress=progress,
-        relabel=relabel,
+        relabel=chosen.relabel,
         device=device,
     )
+    record["recipe"] = chosen.name
     _report_run(record, stages, plain, select, out, dataset)
+
+
+def _stages(recipe: Any, stage: str | None, plain: str, baseline: bool) -> list[str]:
+    """The recipe's stages, or those ``--stage`` names; and the plain classifier beside."""
+    multilabel = plain == "M"
+    stages = recipe.stages_for(multilabel) if stage is None else parse_stages(stage, multilabel)
+    if recipe.relabel.teachers > 1 and stage == "all":
+        stages = [s for s in stages if s != "coeqn"]  # the teachers replace Model 1
+    if baseline and stage in (None, "all") and plain not in stages:
+        stages.append(plain)  # one more model, so the user sees what EQN is worth here
+    return stages
 
 
 def _report_run(
