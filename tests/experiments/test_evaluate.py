@@ -175,13 +175,28 @@ def test_compare_writes_table_3(sentences_csv, tmp_path):
     result = run_compare(sentences_csv, tmp_path, "--backbones", "cnn,lstm")
     assert result.exit_code == 0, result.output
     comparison = json.loads((tmp_path / "comparison.json").read_text())
+    from eqn.experiments.recipes import DEFAULT_RECIPE
+
+    columns = ["M", "CoEQN", "EQN"]
+    if DEFAULT_RECIPE not in ("paper", "plain"):  # eqn train's default, beside the paper's
+        columns.append(f"EQN ({DEFAULT_RECIPE})")
     models = {(r["backbone"], r["model"]) for r in comparison["rows"]}
-    assert models == {(b, m) for b in ("cnn", "lstm") for m in ("M", "CoEQN", "EQN")}
+    assert models == {(b, m) for b in ("cnn", "lstm") for m in columns}
     table = (tmp_path / "comparison.md").read_text()
-    assert "| backbone | M | CoEQN | EQN |" in table and "Training time" in table
+    assert f"| backbone | {' | '.join(columns)} |" in table and "Training time" in table
     assert "starting from: cnn pretrained/fresh weights, lstm pretrained/fresh weights" in table
     bad = runner.invoke(app, ["compare", "-d", str(sentences_csv), "--backbones", "gru"])
     assert bad.exit_code == 2 and "unknown backbone 'gru'" in bad.output
+
+
+def test_compare_shows_the_recipes_asked_for_beside_the_papers(sentences_csv, tmp_path):
+    options = ["--backbones", "cnn", "--recipe", "student-m", "--recipe", "paper"]
+    result = run_compare(sentences_csv, tmp_path, *options)
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "comparison.md").read_text()
+    assert "| backbone | M | CoEQN | EQN | EQN (student-m) |" in table
+    student = json.loads((tmp_path / "cnn" / "recipe-student-m" / "run.json").read_text())
+    assert student["relabel"]["teachers"] == 3 and student["config"]["loss"] == "bce"
 
 
 def test_compare_warm_start_flag_reaches_model_2(sentences_csv, tmp_path):

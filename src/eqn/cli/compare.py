@@ -71,6 +71,14 @@ def command(
             "eqn train run (same data and seed). Repeatable.",
         ),
     ] = None,
+    recipe: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A recipe of eqn train --recipe shown as one more column, EQN (NAME) "
+            "(repeatable). Default: eqn train's default recipe, when it is not the paper's.",
+            show_default=False,
+        ),
+    ] = None,
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
     data: DatasetOptions = DatasetOptions(),
@@ -78,6 +86,7 @@ def command(
     """The paper's Table 3: baseline, CoEQN and EQN for each backbone, same data and seed."""
     from eqn.backbones import backbone_class
     from eqn.experiments.compare import compare_backbones
+    from eqn.experiments.recipes import DEFAULT_RECIPE
     from eqn.experiments.report import comparison_markdown
     from eqn.model.config import ModelConfig
 
@@ -109,6 +118,7 @@ def command(
         finished_runs=finished_runs,
         warm_start=warm_start,
         device=device,
+        recipes=[DEFAULT_RECIPE] if recipe is None else recipe,
     )
     console.print(comparison_markdown(comparison), markup=False)
     console.print(f"tables: {out / 'comparison.md'}", markup=False)

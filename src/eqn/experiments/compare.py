@@ -12,6 +12,7 @@ from eqn.core import metrics as M
 from eqn.data.table import DatasetSplits
 from eqn.errors import StageError
 from eqn.experiments.pipeline import run_pipeline
+from eqn.experiments.recipes import PLAIN, get_recipe
 from eqn.experiments.report import comparison_markdown
 from eqn.io import atomic_write, write_json
 
@@ -28,9 +29,11 @@ def compare_backbones(
     finished_runs: Mapping[str, str | os.PathLike[str]] | None = None,
     device: str = "auto",
     warm_start: bool | None = None,
+    recipes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The paper's Table 3: for each backbone, its baseline (S for single-label data,
-    M for multi-label), CoEQN and EQN on the same data, split and seed.
+    M for multi-label), CoEQN and EQN on the same data, split and seed; and a column
+    "EQN (NAME)" for each of ``recipes`` (:mod:`eqn.experiments.recipes`) beside them.
 
     ``finished_runs`` maps a backbone to a finished ``eqn train`` run folder whose
     cells are taken as they are (a long transformer run need not be repeated); the
@@ -47,6 +50,7 @@ def compare_backbones(
             f"finished run(s) given for {', '.join(unused)}, which is not among the "
             f"backbones {', '.join(backbones)}; add it to the backbones or drop the run"
         )
+    extra = [get_recipe(r) for r in recipes if r not in ("paper", PLAIN)]  # columns already
     rows = []
     for name in backbones:
         if name in finished:
@@ -66,16 +70,35 @@ def compare_backbones(
                 device=device,
                 warm_start=warm_start,
             )
-        for stage in (baseline, "coeqn", "eqn"):
-            result = record["stages"][stage]
-            row = M.headline(result["metrics"]["test"])
+        columns = [(record, stage, stage) for stage in (baseline, "coeqn", "eqn")]
+        for recipe in extra:
+            stages = recipe.stages_for(splits.train.is_multilabel)
+            recipe_record = run_pipeline(
+                splits,
+                config.replace(
+                    backbone=name,
+                    backbone_options=(backbone_options or {}).get(name, {}),
+                    loss=recipe.loss,
+                ),
+                out / name / f"recipe-{recipe.name}",
+                stages=stages,
+                force=force,
+                resume=resume,
+                progress=progress,
+                device=device,
+                warm_start=recipe.warm_start,
+                relabel=recipe.relabel,
+            )
+            columns.append((recipe_record, stages[-1], f"EQN ({recipe.name})"))
+        for source, stage, model in columns:
+            result = source["stages"][stage]
             rows.append(
                 {
                     "backbone": name,
-                    "model": {"coeqn": "CoEQN", "eqn": "EQN"}.get(stage, stage),
-                    **row,
+                    "model": {"coeqn": "CoEQN", "eqn": "EQN"}.get(model, model),
+                    **M.headline(result["metrics"]["test"]),
                     "train_seconds": result["train_seconds"],
-                    "epochs": record["config"]["epochs"],
+                    "epochs": source["config"]["epochs"],
                     "start": result.get("start", ""),
                 }
             )
@@ -83,6 +106,7 @@ def compare_backbones(
         "dataset": splits.split_info.get("dataset", splits.train.name),
         "multilabel": splits.train.is_multilabel,
         "baseline": baseline,
+        "models": [baseline, "CoEQN", "EQN", *(f"EQN ({r.name})" for r in extra)],
         "seed": config.seed,
         "epochs": config.epochs,
         "sizes": {s: len(splits[s]) for s in ("train", "dev", "test")},

@@ -304,7 +304,7 @@ def _verdict(
 
 def comparison_markdown(comparison: dict[str, Any]) -> str:
     """Table 3 in the paper's layout (backbones by rows, models by columns), plus times."""
-    models = [comparison["baseline"], "CoEQN", "EQN"]
+    models = comparison.get("models") or [comparison["baseline"], "CoEQN", "EQN"]
     backbones = list(dict.fromkeys(row["backbone"] for row in comparison["rows"]))
     cell = {(r["backbone"], r["model"]): r for r in comparison["rows"]}
     metrics = (
