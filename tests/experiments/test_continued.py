@@ -57,3 +57,12 @@ def test_labels_the_model_lacks_are_named(tiny_model_dir, tmp_path):
     export = read_export(export_file(tmp_path, ["zorblax", parent.labels[0]]))
     with pytest.raises(InputError, match="annotators chose 'zorblax'"):
         annotated_data(export, parent.labels, 0.2, 0, "export.json")
+
+
+def test_reviewers_may_choose_one_label_in_a_batch(tiny_model_dir, tmp_path):
+    parent = EQN.load(tiny_model_dir)
+    label = parent.labels[0]
+    export = read_export(export_file(tmp_path, [label]))
+    data = annotated_data(export, parent.labels, 0.25, 0, "export.json")
+    record = continue_training(parent, data, tmp_path / "run", epochs=1, progress=False)
+    assert record["train_texts"] == 15
