@@ -174,7 +174,7 @@ def test_new_annotations_start_a_job_after_train_after(tiny_model_dir, tmp_path,
     settings = TrainingSettings(tmp_path / "versions")  # train_after 0: counting is off
     with TestClient(create_app(model=model, preload_explainer=False, training=settings)) as c:
         assert c.post("/webhook", json=event).json()["status"] == "ignored"
-    with pytest.raises(InputError, match="train_after of 0 or more"):
+    with pytest.raises(InputError, match="train_after must be 0 or more, got -1"):
         TrainingSettings(tmp_path, train_after=-1)
 
 

@@ -59,6 +59,8 @@ PARAMETER_FLAGS = {
     "max_steps": "--max-steps",
     "teachers": "--teachers",
     "warm_start": "--warm-start",
+    "recipe": "--recipe",
+    "train_after": "--train-after",
 }
 # The library's words for an argument ("pass force=True"), in the CLI's ("use --force").
 _API_VALUE = re.compile(r"\b([a-z_]+)='([^']*)'")

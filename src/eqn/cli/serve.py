@@ -83,8 +83,6 @@ def command(
         from eqn.io import eqn_home
         from eqn.service.training import TrainingSettings
 
-        if train_after < 0:
-            fail(f"give a number of annotations of 0 or more, got {train_after}", "--train-after")
         folder = versions_dir or eqn_home() / "versions"
         folder.mkdir(parents=True, exist_ok=True)
         # A restart serves each project's last accepted version (TrainingJobs finds them).

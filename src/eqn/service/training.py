@@ -50,11 +50,13 @@ class TrainingSettings:
     train_after: int = 0
 
     def __post_init__(self) -> None:
-        if self.keep < 1 or self.epochs < 1 or self.train_after < 0 or self.timeout_s <= 0:
-            raise InputError(
-                "training settings: keep at least 1 version, train at least 1 epoch, a "
-                f"positive timeout and train_after of 0 or more (got {self})"
-            )
+        for name, least in (("keep", 1), ("epochs", 1), ("train_after", 0)):
+            if getattr(self, name) < least:
+                raise InputError(
+                    f"{name} must be {least} or more, got {getattr(self, name)}", parameter=name
+                )
+        if not self.timeout_s > 0:
+            raise InputError(f"timeout_s must be positive, got {self.timeout_s}")
 
 
 def project_key(project: object) -> str:
