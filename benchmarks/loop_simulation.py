@@ -30,26 +30,43 @@ DATA = Path(os.environ.get("EQN_DATA_DIR", ROOT.parent / "shared" / "data")) / "
 STRATEGIES = ("uncertainty", "diverse", "random")
 
 
-def recipe(seed: int, args: Any) -> tuple[Any, list[str]]:
-    """The model every round trains: LoRA MiniLM (``--backbone`` for a smoke run) with
-    the stages of ``--stage`` (M, the plain classifier, until the recipe study picks)."""
-    from eqn.model.config import ModelConfig
+def last_stage(recipe: str) -> str:
+    """The stage whose model is the round's (eqn train --recipe; GoEmotions is multi-label)."""
+    from eqn.experiments.recipes import get_recipe
 
-    options = {"finetune": "lora"} if args.backbone == "transformer" else {}
-    config = ModelConfig(
-        backbone=args.backbone, backbone_options=options, epochs=args.epochs, seed=seed
-    )
-    return config, args.stage.split(",")
+    return get_recipe(recipe).stages_for(multilabel=True)[-1]
 
 
 def train_round(splits: Any, labelled: np.ndarray, folder: Path, seed: int, args: Any) -> None:
+    """One round's model: LoRA MiniLM (``--backbone`` for a smoke run) trained with the
+    recipe ``--recipe`` (plain, M, until the recipe study picks one)."""
     from eqn.data import DatasetSplits
     from eqn.experiments.pipeline import run_pipeline
+    from eqn.experiments.recipes import get_recipe
+    from eqn.model.config import ModelConfig
 
-    config, stages = recipe(seed, args)
+    recipe = get_recipe(args.recipe)
+    options = {"finetune": "lora"} if args.backbone == "transformer" else {}
+    config = ModelConfig(
+        backbone=args.backbone,
+        backbone_options=options,
+        epochs=args.epochs,
+        seed=seed,
+        loss=recipe.loss,
+    )
     train = splits.train.subset(labelled)
     subset = DatasetSplits(train, splits.dev, splits.test, splits.split_info)
-    run_pipeline(subset, config, folder, stages, resume=True, progress=False)
+    stages = recipe.stages_for(multilabel=True)
+    run_pipeline(
+        subset,
+        config,
+        folder,
+        stages,
+        resume=True,
+        progress=False,
+        relabel=recipe.relabel,
+        warm_start=recipe.warm_start,
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -60,7 +77,7 @@ def run(args: argparse.Namespace) -> None:
     splits = load_dataset("goemotions", data_dir=str(args.data_dir))
     if args.max_eval:
         splits = splits.limit(None, args.max_eval, 0)
-    pool, last_stage = splits.train, args.stage.split(",")[-1]
+    pool, final = splits.train, last_stage(args.recipe)
     sizes = list(range(args.start, args.last + 1, args.step))
     for seed in args.seeds:
         first = np.sort(np.random.default_rng(seed).choice(len(pool), args.start, replace=False))
@@ -82,7 +99,7 @@ def run(args: argparse.Namespace) -> None:
                 draw = np.random.default_rng([seed, size]).choice(
                     unlabelled, min(args.subset, len(unlabelled)), replace=False
                 )
-                model = EQN.load(folder / last_stage, device="cpu")
+                model = EQN.load(folder / final, device="cpu")
                 texts = [pool.texts[i] for i in draw]
                 chosen = select_texts(model, texts, args.step, strategy, seed=seed + size)
                 labelled = np.sort(np.concatenate([labelled, draw[chosen.indices]]))
@@ -129,6 +146,34 @@ def labels_to_reach(curve: dict[int, float], target: float) -> float | None:
     return float(sizes[-1]) if sizes and curve[sizes[-1]] >= target else None
 
 
+def rule_outcome(dev: dict[str, dict[int, float]]) -> str:
+    """The rule of loop_simulation.md, on the mean dev curves: the strategy that reaches
+    random's last-round dev macro F1 with fewer labels; if neither does, the one above
+    random at the last round; else uncertainty stays, and the README must say so."""
+    random_curve = dev.get("random", {})
+    candidates = ("uncertainty", "diverse")
+    if not random_curve or any(not dev.get(s) for s in candidates):
+        return "Rule outcome: not yet (a strategy has no runs)."
+    last = max(random_curve)
+    if any(max(dev[s]) != last for s in candidates):
+        return "Rule outcome: not yet (a strategy has not reached the last round)."
+    needed = {s: labels_to_reach(dev[s], random_curve[last]) for s in candidates}
+    reached = {s: n for s, n in needed.items() if n is not None}
+    if reached:
+        best = min(reached, key=lambda s: (reached[s], candidates.index(s)))
+        return f"Rule outcome: **{best}** ({reached[best]:.0f} labels on dev, {last} for random)."
+    above = [s for s in candidates if dev[s][last] > random_curve[last]]
+    if above:
+        best = max(above, key=lambda s: dev[s][last])
+        return (
+            f"Rule outcome: **{best}** (above random at {last} labels; neither reached it sooner)."
+        )
+    return (
+        "Rule outcome: **uncertainty** stays the default, but choosing by the model did not "
+        "beat choosing at random here; the README says so."
+    )
+
+
 def table(runs: Path, stage: str) -> str:
     found = curves(runs, stage)
     lines = [
@@ -159,6 +204,7 @@ def table(runs: Path, stage: str) -> str:
                 if needed
                 else f"{split}: {strategy} does not reach {what}"
             )
+    lines += ["", rule_outcome(means["dev"])]
     return "\n".join(lines) + "\n"
 
 
@@ -187,7 +233,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "loop")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--stage", default="M", help="pipeline stages of each round's model")
+    parser.add_argument("--recipe", default="plain", help="eqn train's recipe for each model")
     parser.add_argument("--backbone", default="transformer")
     parser.add_argument("--data-dir", type=Path, default=DATA)
     parser.add_argument("--start", type=int, default=1000)
@@ -201,7 +247,7 @@ def main() -> None:
     if args.command == "run":
         run(args)
         return
-    stage = args.stage.split(",")[-1]
+    stage = last_stage(args.recipe)
     text = table(args.runs, stage)
     if args.out:
         args.out.write_text(text)

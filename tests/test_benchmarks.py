@@ -95,3 +95,19 @@ def test_the_loop_simulation_reads_label_savings_off_a_curve():
     assert simulation.labels_to_reach(curve, 0.45) == pytest.approx(2500)
     assert simulation.labels_to_reach(curve, 0.30) == 1000
     assert simulation.labels_to_reach(curve, 0.60) is None
+
+
+def test_the_loop_simulations_rule_picks_the_strategy_needing_fewer_labels():
+    simulation = _script("loop_simulation")
+    random_curve = {1000: 0.30, 2000: 0.40, 3000: 0.50}
+    dev = {
+        "random": random_curve,
+        "uncertainty": {1000: 0.30, 2000: 0.45, 3000: 0.55},  # reaches 0.50 at 2500
+        "diverse": {1000: 0.30, 2000: 0.50, 3000: 0.52},  # at 2000
+    }
+    assert "**diverse** (2000 labels" in simulation.rule_outcome(dev)
+    dev["diverse"] = {1000: 0.30, 2000: 0.35}
+    assert "not yet" in simulation.rule_outcome(dev)
+    dev["diverse"] = {1000: 0.30, 2000: 0.35, 3000: 0.40}
+    dev["uncertainty"] = {1000: 0.30, 2000: 0.35, 3000: 0.45}
+    assert "did not beat choosing at random" in simulation.rule_outcome(dev)
