@@ -90,6 +90,19 @@ def test_uris_are_told_from_paths():
     assert not is_uri("/data/x.csv") and not is_uri("x.csv")
 
 
+def test_a_first_record_longer_than_one_read_is_read_whole(tmp_path):
+    from eqn.annotation.ray_data import _check_first_record, expand_locations
+
+    path = tmp_path / "long.jsonl"
+    long_text = "a fine day " * 20_000  # 220 kB: more than one 64 KiB read
+    path.write_text(json.dumps({"text": long_text}) + "\n" + json.dumps({"text": "x"}) + "\n")
+    (source,) = expand_locations([str(path)])
+    _check_first_record(source, OPTIONS)  # valid, though longer than one read
+    path.write_text(json.dumps({"body": long_text}) + "\n")
+    with pytest.raises(InputError, match="column 'text' not found"):
+        _check_first_record(source, OPTIONS)
+
+
 def test_csv_blocks_match_the_local_engine_in_order_with_values_as_written(model, engine, tmp_path):
     ids, texts = _rows(40)
     source = tmp_path / "in.csv"

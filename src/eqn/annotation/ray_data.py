@@ -181,10 +181,25 @@ def _content_hash(uri: str) -> str:
     return digest.hexdigest()
 
 
+HEAD_LIMIT = 64 << 20  # a header, or a first record, longer than this is refused
+
+
 def _head(source: _Source) -> bytes:
+    """The file's first bytes, up to the end of its first line that is not blank (its
+    header or first JSONL record, however long)."""
     fs, path = _filesystem(source.uri)
+    head = b""
     with fs.open_input_stream(path) as stream:
-        return bytes(stream.read(1 << 16))
+        while True:
+            chunk = bytes(stream.read(1 << 16))
+            head += chunk
+            if not chunk or b"\n" in head.lstrip():
+                return head
+            if len(head) > HEAD_LIMIT:
+                raise InputError(
+                    f"{source.uri}: its first line is longer than {HEAD_LIMIT >> 20} MiB; "
+                    "check that the file has line breaks"
+                )
 
 
 def _check_first_record(source: _Source, options: AnnotateOptions) -> None:
