@@ -477,25 +477,16 @@ def annotate_paths(
     options = with_changes(options, changes)
     files = expand_inputs(paths)
     several = len(files) > 1 or any(Path(p).is_dir() for p in paths)
-    total = AnnotationSummary()
-    started = time.perf_counter()
-    for file in files:
+
+    def annotate_one(file: Path) -> AnnotationSummary:
         fmt = output_format(detect_format(file, allowed=ANNOTATION_FORMATS), options.fmt)
         if output is None:
-            target = default_output(file, fmt)
-        elif several:
+            return annotate_file(model, file, None, options, engine=engine)
+        if several:
             Path(output).mkdir(parents=True, exist_ok=True)
             target = Path(output) / default_output(file, fmt).name
         else:
             target = Path(output)
-        try:
-            written = annotate_file(
-                model, file, None if output is None else target, options, engine=engine
-            )
-            total.add(written)
-        except (InputError, OutputExistsError) as error:
-            if not several:
-                raise
-            total.failed.append(f"{file}: {error}")
-    total.seconds = time.perf_counter() - started
-    return total
+        return annotate_file(model, file, target, options, engine=engine)
+
+    return AnnotationSummary.of_each(files, annotate_one, several)

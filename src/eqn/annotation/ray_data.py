@@ -123,6 +123,9 @@ class _Source:
     def name(self) -> str:
         return PurePosixPath(self.path).name
 
+    def __str__(self) -> str:  # how a failed input is named in a run's summary
+        return self.uri
+
 
 def expand_locations(locations: Sequence[str]) -> list[_Source]:
     """Files, folders and prefixes (local or URIs) as the annotatable files inside them."""
@@ -578,23 +581,15 @@ def annotate_blocks(
 ) -> AnnotationSummary:
     """Annotate files, folders or prefixes (local or URIs) with Ray Data, one part
     folder per input file; one file that fails does not stop the others."""
-    import time
-
     sources = expand_locations(locations)
     several = len(sources) > 1 or any(_is_folder(location) for location in locations)
-    total = AnnotationSummary()
-    started = time.perf_counter()
-    for source in sources:
+
+    def annotate_one(source: _Source) -> AnnotationSummary:
         out_fmt = options.fmt or ("csv" if source.fmt == "txt" else source.fmt)
         target = part_target(source, output, several, out_fmt)
-        try:
-            total.add(engine.annotate(model, source, target, options))
-        except (InputError, OutputExistsError) as error:
-            if not several:
-                raise
-            total.failed.append(f"{source.uri}: {error}")
-    total.seconds = time.perf_counter() - started
-    return total
+        return engine.annotate(model, source, target, options)
+
+    return AnnotationSummary.of_each(sources, annotate_one, several)
 
 
 def _is_folder(location: str) -> bool:

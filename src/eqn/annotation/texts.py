@@ -7,16 +7,20 @@ eq. 8 in one call, for files and scripts.
 
 from __future__ import annotations
 
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eqn.core.annotation import FLAG_COLUMN, AnnotatedEnergies
+from eqn.errors import InputError, OutputExistsError
 from eqn.model.scoring import EMPTY_FLAG, TRUNCATED_FLAG, ScoredTexts
 
 if TYPE_CHECKING:
     from eqn.model.inference import InferenceModel
+
+T = TypeVar("T")
 
 __all__ = [
     "FLAG_COLUMN",
@@ -52,6 +56,28 @@ class AnnotationSummary:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
+
+    @classmethod
+    def of_each(
+        cls,
+        items: Sequence[T],
+        annotate_one: Callable[[T], AnnotationSummary],
+        several: bool,
+    ) -> AnnotationSummary:
+        """Annotate each item (a file) and add up what was done. With several, one that
+        fails is listed in ``failed`` with its error and the others go on; a single one
+        raises."""
+        total = cls()
+        started = time.perf_counter()
+        for item in items:
+            try:
+                total.add(annotate_one(item))
+            except (InputError, OutputExistsError) as error:
+                if not several:
+                    raise
+                total.failed.append(f"{item}: {error}")
+        total.seconds = time.perf_counter() - started
+        return total
 
     def line(self) -> str:
         return (
