@@ -210,3 +210,22 @@ def test_a_restart_finds_the_last_accepted_version(tmp_path):
         "1": tmp_path / "p" / "a" / "run" / "eqn",
         "2": tmp_path / "p" / "c" / "run" / "eqn",
     }
+
+
+def test_a_projects_damaged_version_falls_back_to_the_served_model(model, tmp_path, caplog):
+    import json
+
+    from eqn.service.training import LOG, TrainingSettings
+
+    damaged = tmp_path / "5" / "stamp"
+    (damaged / "run" / "eqn").mkdir(parents=True)
+    (damaged / "run" / "eqn" / "config.json").write_text("{}")
+    line = {"project": "5", "folder": str(damaged), "accepted": True}
+    (tmp_path / LOG).write_text(json.dumps(line) + "\n")
+    settings = TrainingSettings(tmp_path)
+    with TestClient(create_app(model=model, preload_explainer=False, training=settings)) as c:
+        served = c.get("/health").json()["model_version"]
+        task = {"id": 1, "data": {"text": "what a day"}}
+        answer = c.post("/predict", json={"tasks": [task], "project": "5.1700000000"})
+        assert answer.status_code == 200 and answer.json()["model_version"] == served
+    assert "project 5: could not load its version" in caplog.text

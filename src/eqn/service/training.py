@@ -92,22 +92,33 @@ class TrainingJobs:
         self.task: asyncio.Task[None] | None = None
         self.projects: dict[str, ModelHolder] = {}
         self.new_annotations: dict[str, int] = {}
-        self._saved = latest_accepted(settings.versions_dir)
+        self._saved = latest_accepted(settings.versions_dir)  # loaded on first use
+        self._loading: dict[str, asyncio.Task[None]] = {}
 
     async def holder_for(self, project: object) -> ModelHolder:
         """The project's model: its latest accepted version, else the served one."""
         key = project_key(project)
-        if key not in self.projects and key in self._saved:
-            from eqn.model.runtime import load_model
-
-            runtime = self.holder.serving().model.runtime
+        if key in self._saved:
             path = self._saved.pop(key)
+            self._loading[key] = asyncio.get_running_loop().create_task(self._load(key, path))
+        if key in self._loading:  # requests that come while it loads wait for it too
+            await self._loading[key]
+        return self.projects.get(key, self.holder)
+
+    async def _load(self, key: str, path: Path) -> None:
+        from eqn.model.runtime import load_model
+
+        runtime = self.holder.serving().model.runtime
+        try:
             loaded = await asyncio.get_running_loop().run_in_executor(
                 None, load_model, path, "cpu", runtime
             )
+        except Exception:  # the project falls back to the served model, said in the log
+            logger.exception("project %s: could not load its version %s", key, path)
+            return
+        if key not in self.projects:  # a version trained meanwhile is newer
             self.projects[key] = ModelHolder(self.holder.limits)
             self.projects[key].swap(loaded)
-        return self.projects.get(key, self.holder)
 
     def is_training(self, project: object | None = None) -> bool:
         busy = self.task is not None and not self.task.done()
