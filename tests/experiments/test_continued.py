@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
+from eqn.data import Dataset
 from eqn.data.label_studio import read_export
 from eqn.errors import InputError
 from eqn.experiments.continued import annotated_data, continue_training
@@ -66,3 +68,31 @@ def test_reviewers_may_choose_one_label_in_a_batch(tiny_model_dir, tmp_path):
     data = annotated_data(export, parent.labels, 0.25, 0, "export.json")
     record = continue_training(parent, data, tmp_path / "run", epochs=1, progress=False)
     assert record["train_texts"] == 15
+
+
+def test_labels_the_annotators_chose_can_be_added(tiny_model_dir, tmp_path):
+    parent = EQN.load(tiny_model_dir)
+    export = read_export(export_file(tmp_path, ["zorblax", *parent.labels[:2]]))
+    data = annotated_data(export, parent.labels, 0.25, 0, "export.json", add_labels=True)
+    assert data.train.labels == (*parent.labels, "zorblax")
+    assert data.record["added_labels"] == ["zorblax"]
+    record = continue_training(parent, data, tmp_path / "run", epochs=1, progress=False)
+    child = EQN.load(tmp_path / "run" / "eqn")
+    assert child.labels == (*parent.labels, "zorblax")
+    assert child.energies(["zorblax today"]).shape == (1, len(parent.labels) + 1)
+    assert "held_out_macro_f1_with_added_labels" in record
+    assert len(child.label_thresholds_) == len(child.labels)
+    if child.calibration_ is not None:
+        assert child.calibration_.labels == child.labels
+
+
+def test_a_grown_head_keeps_the_parents_rows(tiny_model_dir):
+    import torch
+
+    parent = EQN.load(tiny_model_dir)
+    labels = (*parent.labels, "zorblax")
+    grown = Dataset(["a text", "another"], labels, np.eye(2, len(labels), dtype=bool))
+    network = EQN(parent.config)._build(grown, warm_start_from=parent)
+    old, new = parent._fitted().head[-1], network.head[-1]
+    assert new.weight.shape[0] == len(parent.labels) + 1
+    assert torch.equal(new.weight[:-1], old.weight) and torch.equal(new.bias[:-1], old.bias)

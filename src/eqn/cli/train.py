@@ -134,6 +134,24 @@ FromOpt = Annotated[
     ),
 ]
 
+BaselineOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Without --stage (or with all): also train the plain classifier (M, or S for "
+        "single-label data) and say which is better on your dev split."
+    ),
+]
+SelectOpt = Annotated[
+    str, typer.Option(help="The run's model: eqn, or best (the better of it and M/S on dev).")
+]
+HeldOutOpt = Annotated[
+    float, typer.Option(help="With --from: the share of the new data held out to judge it.")
+]
+AddLabelsOpt = Annotated[
+    bool,
+    typer.Option(help="With --from: learn labels the annotators chose that the model lacks."),
+]
+
 GoldWeightOpt = Annotated[
     float | None,
     typer.Option(
@@ -196,25 +214,17 @@ def command(
     ] = None,
     progress: ProgressOpt = True,
     device: DeviceOpt = "auto",
-    baseline: Annotated[
-        bool,
-        typer.Option(
-            help="With --stage all: also train the plain classifier (M, or S for single-label "
-            "data) and say which is better on your dev split."
-        ),
-    ] = True,
-    select: Annotated[
-        str, typer.Option(help="The run's model: eqn, or best (the better of it and M/S on dev).")
-    ] = "eqn",
+    baseline: BaselineOpt = True,
+    select: SelectOpt = "eqn",
     from_model: FromOpt = None,
-    held_out: Annotated[
-        float, typer.Option(help="With --from: the share of the new data held out to judge it.")
-    ] = 0.2,
+    held_out: HeldOutOpt = 0.2,
+    add_labels: AddLabelsOpt = False,
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
     if from_model is not None:
-        _continue(dataset, out, from_model, epochs, held_out, force, progress, device, data)
+        continued = (from_model, held_out, add_labels)
+        _continue(dataset, out, continued, epochs, force, progress, device, data)
         return
     from eqn.experiments.pipeline import run_pipeline
     from eqn.experiments.recipes import DEFAULT_RECIPE, get_recipe
@@ -230,7 +240,7 @@ def command(
         backbone=backbone,
         backbone_options=backbone_options(backbone, option or [], named),
         loss=chosen.loss,
-        imbalance=cast(Any, imbalance),
+        imbalance=cast(Any, imbalance),  # checked by ModelConfig, which names the choices
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=lr,
@@ -294,9 +304,8 @@ def _report_run(
 def _continue(
     dataset: str,
     out: Path,
-    from_model: str,
+    continued: tuple[str, float, bool],
     epochs: int,
-    held_out: float,
     force: bool,
     progress: bool,
     device: str,
@@ -308,6 +317,7 @@ def _continue(
     from eqn.experiments.continued import NewData, annotated_data, continue_training
     from eqn.model.estimator import EQN, default_model_dir
 
+    from_model, held_out, add_labels = continued
     if not 0 < held_out < 1:
         fail(f"the held-out share must be between 0 and 1, got {held_out}", "--held-out")
     source = default_model_dir() if from_model == "default" else Path(from_model)
@@ -315,7 +325,9 @@ def _continue(
     path = Path(dataset)
     if annotation_format(path, data.sep, data.encoding) is not None:
         annotations = read_annotations(path, data.reader_options())
-        new = annotated_data(annotations, parent.labels, held_out, data.seed, dataset)
+        new = annotated_data(
+            annotations, parent.labels, held_out, data.seed, dataset, add_labels=add_labels
+        )
     else:
         splits = dataclasses.replace(data, labels=",".join(parent.labels)).load(dataset)
         origin = {"source": dataset, "format": "labelled file", "held_out": "its dev split"}

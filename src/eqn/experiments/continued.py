@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eqn.core import energy as E
+from eqn.core.calibration import LabelMap
 from eqn.data.annotations import Annotations
 from eqn.data.table import Dataset
 from eqn.errors import InputError, OutputExistsError
@@ -45,16 +46,24 @@ class NewData:
 
 
 def annotated_data(
-    export: Annotations, labels: tuple[str, ...], share: float, seed: int, source: str
+    export: Annotations,
+    labels: tuple[str, ...],
+    share: float,
+    seed: int,
+    source: str,
+    add_labels: bool = False,
 ) -> NewData:
     """Annotations split into a graded training set and a held-out share (gold where at
-    least half the annotators agree)."""
+    least half the annotators agree). A chosen label not in ``labels`` (the model's) is
+    an error, unless ``add_labels``: then it follows them, and the model learns it."""
+    added = tuple(sorted(export.chosen_labels() - set(labels))) if add_labels else ()
+    labels = (*labels, *added)
     export.check_labels(labels, source)
     order = np.random.default_rng(seed).permutation(len(export.texts))
     held = max(1, int(round(len(order) * share)))
     if len(order) - held < 1:
         raise InputError(f"{source}: {len(order)} annotated tasks are too few to hold any out")
-    record = {**export.counts(source), "held_out_share": share}
+    record = {**export.counts(source), "held_out_share": share, "added_labels": list(added)}
     return NewData(
         export.graded(labels, order[held:], "new annotations"),
         export.gold(labels, order[:held], "held-out annotations"),
@@ -62,12 +71,14 @@ def annotated_data(
     )
 
 
-def _macro_f1(model: EQN, data: Dataset) -> float:
-    """Macro F1 of the model's own label sets (eq. 8 at its h), as users get them."""
+def _macro_f1(model: EQN, data: Dataset, labels: int | None = None) -> float:
+    """Macro F1 of the model's own label sets (eq. 8 at its h), as users get them, over
+    its first ``labels`` labels (all by default)."""
     scored = model.score(data.texts)
     h = model.threshold_for(calibrated=scored.calibrated)
     predicted = E.classify_threshold(scored.energies, h, model.config.keep_top)
-    return float(E.f1_per_label(predicted, data.gold).mean())
+    n = labels or len(model.labels)
+    return float(E.f1_per_label(predicted[:, :n], data.gold[:, :n]).mean())
 
 
 def continue_training(
@@ -94,7 +105,9 @@ def continue_training(
     )
     if not refit:
         _keep_parent_maps(child, parent)
-    before, after = _macro_f1(parent, held_out), _macro_f1(child, held_out)
+    # Judged on the parent's labels, which both know; added labels are reported apart.
+    known = len(parent.labels)
+    before, after = _macro_f1(parent, held_out), _macro_f1(child, held_out, known)
     child.save(target, force=True)
     record = {
         "method": "continued from a model",
@@ -110,6 +123,11 @@ def continue_training(
             f"label with {MIN_POSITIVES} positives there)"
         ),
         "held_out_macro_f1": {"parent": before, "continued": after},
+        **(
+            {"held_out_macro_f1_with_added_labels": _macro_f1(child, held_out)}
+            if len(child.labels) > known
+            else {}
+        ),
         "better_than_parent": after >= before,
         "seconds": time.perf_counter() - started,
         "model": str(target),
@@ -119,9 +137,21 @@ def continue_training(
 
 
 def _keep_parent_maps(child: EQN, parent: EQN) -> None:
-    """Too little held-out data to fit maps and h: the parent's serve the child."""
+    """Too little held-out data to fit maps and h: the parent's serve the child; an
+    added label gets the global h and an identity map."""
+    added = len(child.labels) - len(parent.labels)
     child.threshold_ = parent.threshold_
-    child.label_thresholds_ = parent.label_thresholds_
+    child.label_thresholds_ = np.concatenate(
+        [parent.label_thresholds_, np.full(added, parent.threshold_)]
+    )
     child.thresholds_tuned_on_ = parent.thresholds_tuned_on_
     child.calibration_ = parent.calibration_
+    if parent.calibration_ is not None and added:
+        scale = parent.calibration_.max_energy
+        identity = LabelMap((0.0, scale), (0.0, 1.0))
+        child.calibration_ = replace(
+            parent.calibration_,
+            labels=child.labels,
+            maps=(*parent.calibration_.maps, *(identity,) * added),
+        )
     child.calibrated_threshold_ = parent.calibrated_threshold_

@@ -161,16 +161,25 @@ class EQN(InferenceModel):
 
     def _build(self, train: Dataset, warm_start_from: EQN | None) -> EnergyModel:
         if warm_start_from is not None:
-            if warm_start_from.labels != train.labels:
+            known = warm_start_from.labels
+            if train.labels[: len(known)] != known:
                 raise InputError(
-                    "a warm start needs the training data to have the starting model's labels"
+                    "a warm start needs the training data to have the starting model's "
+                    "labels, in its order (new labels may follow them)"
                 )
             # The starting model's backbone, vocabulary or tokenizer included (one rebuilt
             # from new texts would not fit its embeddings), under this model's head
             # settings (activation, dropout), then all its weights.
             start = warm_start_from._fitted()
             model = EnergyModel(copy.deepcopy(start.backbone), train.n_labels, self.config)
-            model.load_state_dict(start.state_dict())
+            weights = start.state_dict()
+            if train.n_labels > len(known):  # new labels: only their output rows start fresh
+                fresh, last = model.state_dict(), f"head.{len(model.head) - 1}"
+                for name in (f"{last}.weight", f"{last}.bias"):
+                    grown = fresh[name].clone()
+                    grown[: len(known)] = weights[name]
+                    weights[name] = grown
+            model.load_state_dict(weights)
             return model
         backbone = B.build(self.config.backbone, self.config.backbone_options)
         backbone.prepare(train.texts)
