@@ -72,6 +72,25 @@ def test_a_ratings_table_in_parquet_with_its_own_column_names(tmp_path):
         read_annotations(path)
 
 
+@pytest.mark.parametrize("column", ["text_id", "rater"])
+def test_a_rating_without_its_text_id_or_rater_names_the_line(tmp_path, column):
+    rows = pd.DataFrame(
+        {
+            "text_id": ["t1", "t1"],
+            "rater": ["ana", "ben"],
+            "text": ["x", "x"],
+            "labels": ["joy"] * 2,
+        }
+    )
+    rows.loc[1, column] = None
+    rows.to_parquet(tmp_path / "ratings.parquet")
+    with pytest.raises(InputError, match=f"line 2: the rating has no {column}"):
+        read_annotations(tmp_path / "ratings.parquet")
+    rows.to_csv(tmp_path / "ratings.csv", index=False)
+    with pytest.raises(InputError, match=f"line 3: the rating has no {column}"):
+        read_annotations(tmp_path / "ratings.csv")
+
+
 def test_plain_tables_and_other_json_are_not_annotations(tmp_path):
     plain = tmp_path / "train.csv"
     plain.write_text("text,labels\nhello,joy\n")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from eqn.data.table import Dataset, DatasetSplits
 from eqn.errors import InputError
@@ -261,12 +262,13 @@ def read_ratings(path: Path, options: Any) -> Annotations:
     replaced = 0
     for line, text_id, rater, text, labels in zip(
         lines,
-        frame["text_id"].astype(str),
-        frame["rater"].astype(str),
+        frame["text_id"],
+        frame["rater"],
         frame[options.text_col],
         frame[options.label_col],
         strict=True,
     ):
+        text_id, rater = _key(text_id, "text_id", path, line), _key(rater, "rater", path, line)
         text = text if isinstance(text, str) and text.strip() else None
         if text is not None and texts.setdefault(text_id, text) != text:
             raise InputError(
@@ -282,6 +284,16 @@ def read_ratings(path: Path, options: Any) -> Annotations:
     for text_id, by_rater in ratings.items():
         tally.add(texts.get(text_id), list(by_rater.items()))
     return tally.result(path)
+
+
+def _key(value: Any, column: str, path: Path, line: int) -> str:
+    """A text_id or rater as text; a missing one names its line."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        value = ""
+    key = str(value).strip()
+    if not key:
+        raise InputError(f"{path}, line {line}: the rating has no {column}; give every row one")
+    return key
 
 
 def annotation_splits(
