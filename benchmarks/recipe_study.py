@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -161,6 +162,12 @@ def table(runs: Path) -> str:
                     rows.setdefault((corpus, recipe), []).append(found)
     weight = chosen_gold_weight(runs)
     lines = [
+        "# Recipe study: results (the rule: `benchmarks/recipe_study.md`)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU. Made by "
+        "`python benchmarks/recipe_study.py run`, then `table`; each model is LoRA "
+        "all-MiniLM-L6-v2, 2 epochs, batch 32, its best epoch on dev.",
+        "",
         f"Runs in `{runs}`. Mean ± spread (max - min) over the seeds counted.",
         f"Gold weight chosen on seed-0 dev: {weight or 'not yet (pilots unfinished)'}.",
         "",
