@@ -179,7 +179,10 @@ def _column_names(path: Path, fmt: str, sep: str | None, encoding: str) -> list[
             return []
     with path.open("rb") as stream:
         head = stream.read(1 << 16)
-    first = head.decode(encoding, errors="replace").lstrip("\ufeff").split("\n", 1)[0]
+    try:
+        first = head.decode(encoding, errors="replace").lstrip("\ufeff").split("\n", 1)[0]
+    except LookupError:  # an unknown encoding: the table's reader says so
+        return []
     if fmt == "jsonl":
         try:
             record = json.loads(first)
