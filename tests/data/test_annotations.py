@@ -170,3 +170,54 @@ def test_the_three_formats_give_the_same_votes(tmp_path, ratings):
     first = found[0]
     matrix = first.fractions(LABELS)
     assert np.all((matrix >= 0) & (matrix <= 1))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+tool_keys = st.sampled_from(
+    [
+        "data",
+        "annotations",
+        "fields",
+        "responses",
+        "result",
+        "value",
+        "choices",
+        "user_id",
+        "completed_by",
+        "was_cancelled",
+        "status",
+        "text",
+        "type",
+    ]
+)
+records = st.lists(
+    st.dictionaries(tool_keys | st.text(max_size=4), json_values, max_size=5), max_size=4
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tasks=records, tool=st.sampled_from(["label-studio", "argilla"]))
+def test_malformed_exports_are_refused_by_name_never_with_a_traceback(tmp_path, tasks, tool):
+    from eqn.errors import EqnError
+
+    # The keys that make the file look like the tool's export, then anything at all.
+    marker = (
+        {"data": {}, "annotations": []}
+        if tool == "label-studio"
+        else {"fields": {}, "responses": {}}
+    )
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([marker, *tasks]))
+    try:
+        found = read_annotations(path)
+    except EqnError:
+        return
+    assert len(found.texts) == len(found.votes) <= len(tasks)

@@ -94,3 +94,25 @@ def test_an_export_trains_with_a_label_set_given_never_guessed(tmp_path):
     np.testing.assert_allclose(splits.train.intensity[0], [1.0, 0.5, 0.0])
     assert splits.dev.gold[0].tolist() == [True, True, False]  # half the annotators is gold
     assert splits.split_info["annotators"] == 2 and splits.split_info["annotations"] == 60
+
+
+def test_an_annotator_written_as_a_user_object_is_the_same_annotator(tmp_path):
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": "a"},
+            "annotations": [annotation({"id": 7, "email": "x@y"}, "joy")],
+        },
+        {"id": 2, "data": {"text": "b"}, "annotations": [annotation(7, "sadness")]},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks))
+    assert read_export(path).annotators == 1
+
+
+def test_a_result_not_shaped_as_label_studio_writes_it_is_named(tmp_path):
+    bad = {"completed_by": 1, "result": [{"type": "choices", "value": ["joy"]}]}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{"id": 3, "data": {"text": "a"}, "annotations": [bad]}]))
+    with pytest.raises(InputError, match="task 3: an annotation's result is not Label Studio's"):
+        read_export(path)

@@ -118,7 +118,10 @@ class Tally:
             return
         counts: dict[str, int] = {}
         for annotator, labels in ratings:
-            self.annotators.add(annotator)
+            # Label Studio writes completed_by as an id or as a user object.
+            if isinstance(annotator, dict) and "id" in annotator:
+                annotator = annotator["id"]
+            self.annotators.add(json.dumps(annotator, sort_keys=True, default=str))
             for label in set(labels):
                 counts[label] = counts.get(label, 0) + 1
         self.annotations += len(ratings)

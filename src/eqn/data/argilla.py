@@ -28,13 +28,27 @@ def _is_label_value(value: Any) -> bool:
     )
 
 
+def _responses(record: dict[str, Any], path: Path) -> dict[str, list[dict[str, Any]]]:
+    """A record's answers by question; a record shaped otherwise is named."""
+    responses = record.get("responses") or {}
+    if not isinstance(responses, dict) or not all(
+        isinstance(answers, list) and all(isinstance(a, dict) for a in answers)
+        for answers in responses.values()
+    ):
+        raise InputError(
+            f"{path}: record {record.get('id')!r}: 'responses' must map each question to a "
+            "list of answers (objects), as dataset.records.to_json writes them"
+        )
+    return responses
+
+
 def _label_question(records: list[dict[str, Any]], question: str | None, path: Path) -> str:
     """The question whose answers are labels: the one named, the only one, or the one with
     a usual name."""
     found: dict[str, bool] = {}
     for record in records:
-        for name, answers in (record.get("responses") or {}).items():
-            labels = all(_is_label_value(a.get("value")) for a in answers if isinstance(a, dict))
+        for name, answers in _responses(record, path).items():
+            labels = all(_is_label_value(a.get("value")) for a in answers)
             found[name] = found.get(name, True) and labels
     if question is not None:
         if question not in found:
@@ -67,12 +81,8 @@ def read_argilla(path: Path, field: str | None = None, question: str | None = No
     name = _label_question(records, question, path)
     tally = Tally("argilla export")
     for record in records:
-        answers = (record.get("responses") or {}).get(name) or []
-        submitted = [
-            a
-            for a in answers
-            if isinstance(a, dict) and a.get("status", "submitted") == "submitted"
-        ]
+        answers = _responses(record, path).get(name, [])
+        submitted = [a for a in answers if a.get("status", "submitted") == "submitted"]
         fields = record.get("fields")
         where = f"{path}: record {record.get('id')}"
         text = text_field(fields, field, where) if isinstance(fields, dict) else None

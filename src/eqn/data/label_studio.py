@@ -25,12 +25,22 @@ def is_label_studio_export(path: Path) -> bool:
     return annotation_format(path) == "label-studio export"
 
 
-def _choices(annotation: dict[str, Any]) -> set[str]:
+def _choices(annotation: dict[str, Any], where: str) -> set[str]:
+    """The labels an annotation chose; one shaped otherwise than Label Studio writes it
+    is named."""
+    result = annotation.get("result") or []
     chosen: set[str] = set()
-    for item in annotation.get("result") or []:
-        if isinstance(item, dict) and item.get("type") == "choices":
-            values = (item.get("value") or {}).get("choices") or []
-            chosen.update(str(v) for v in values)
+    for item in result if isinstance(result, list) else [None]:
+        if isinstance(item, dict) and item.get("type") != "choices":
+            continue  # another tag's result (a rating, a text area)
+        value = item.get("value") if isinstance(item, dict) else None
+        values = value.get("choices") if isinstance(value, dict) else None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise InputError(
+                f"{where}: an annotation's result is not Label Studio's "
+                '[{"type": "choices", "value": {"choices": [...]}}]'
+            )
+        chosen.update(values)
     return chosen
 
 
@@ -46,15 +56,14 @@ def read_export(path: Path, field: str | None = None) -> Annotations:
     for task in tasks:
         if not isinstance(task, dict):
             raise InputError(f"{path}: every task must be a JSON object")
-        kept = [
-            a
-            for a in task.get("annotations") or []
-            if isinstance(a, dict) and not a.get("was_cancelled")
-        ]
+        where = f"{path}: task {task.get('id')!r}"
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+            raise InputError(f"{where}: 'annotations' must be a list of objects")
+        kept = [a for a in annotations if not a.get("was_cancelled")]
         data = task.get("data")
-        where = f"{path}: task {task.get('id')}"
         text = text_field(data, field, where) if isinstance(data, dict) else None
-        tally.add(text, [(a.get("completed_by"), _choices(a)) for a in kept])
+        tally.add(text, [(a.get("completed_by"), _choices(a, where)) for a in kept])
     return tally.result(path)
 
 
