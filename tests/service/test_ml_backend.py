@@ -229,3 +229,15 @@ def test_a_projects_damaged_version_falls_back_to_the_served_model(model, tmp_pa
         answer = c.post("/predict", json={"tasks": [task], "project": "5.1700000000"})
         assert answer.status_code == 200 and answer.json()["model_version"] == served
     assert "project 5: could not load its version" in caplog.text
+
+
+def test_train_refuses_tasks_it_cannot_read_before_any_job(model, tmp_path):
+    from eqn.service.training import TrainingSettings
+
+    settings = TrainingSettings(tmp_path / "versions")
+    tasks = [{"id": 4, "data": {"text": "hm"}, "annotations": [{"result": [{"type": "choices"}]}]}]
+    with TestClient(create_app(model=model, preload_explainer=False, training=settings)) as c:
+        answer = c.post("/train", json={"annotations": tasks, "project": "2"})
+        assert answer.status_code == 422
+        assert "task 4: an annotation's result is not Label Studio's" in answer.json()["error"]
+        assert c.get("/is_training?project=2").json() == {"is_training": False}

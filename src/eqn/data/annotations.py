@@ -128,7 +128,7 @@ class Tally:
         self.texts.append(text)
         self.votes.append({label: n / len(ratings) for label, n in counts.items()})
 
-    def result(self, source: Path) -> Annotations:
+    def result(self, source: Path | str) -> Annotations:
         if not self.texts:
             raise InputError(
                 f"{source} holds no annotated text ({self.skipped} without annotations)"

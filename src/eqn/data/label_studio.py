@@ -50,13 +50,19 @@ def read_export(path: Path, field: str | None = None) -> Annotations:
         tasks = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise InputError(f"{path} is not a readable Label Studio JSON export: {error}") from None
+    return tasks_annotations(tasks, str(path), field)
+
+
+def tasks_annotations(tasks: Any, source: str, field: str | None = None) -> Annotations:
+    """The annotations of Label Studio tasks as an export holds them; ``source`` names
+    where they came from in errors."""
     if not isinstance(tasks, list):
-        raise InputError(f"{path}: a Label Studio JSON export is an array of tasks")
+        raise InputError(f"{source}: a Label Studio JSON export is an array of tasks")
     tally = Tally("label-studio export")
     for task in tasks:
         if not isinstance(task, dict):
-            raise InputError(f"{path}: every task must be a JSON object")
-        where = f"{path}: task {task.get('id')!r}"
+            raise InputError(f"{source}: every task must be a JSON object")
+        where = f"{source}: task {task.get('id')!r}"
         annotations = task.get("annotations") or []
         if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
             raise InputError(f"{where}: 'annotations' must be a list of objects")
@@ -64,7 +70,7 @@ def read_export(path: Path, field: str | None = None) -> Annotations:
         data = task.get("data")
         text = text_field(data, field, where) if isinstance(data, dict) else None
         tally.add(text, [(a.get("completed_by"), _choices(a, where)) for a in kept])
-    return tally.result(path)
+    return tally.result(source)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from eqn.annotation.label_studio import labeling_config
-from eqn.data.label_studio import LabelingConfig, parse_labeling_config
+from eqn.data.label_studio import LabelingConfig, parse_labeling_config, tasks_annotations
 from eqn.errors import InputError
 from eqn.model.inference import InferenceModel
 from eqn.service.serving import ServiceError, Serving
@@ -195,6 +195,10 @@ async def train(body: TrainRequest, request: Request) -> dict[str, Any]:
     config = _config(request, body.project, body.label_config)
     if not body.annotations:
         raise ServiceError(422, "train needs the annotated tasks under 'annotations'")
+    try:  # refused now, by name, rather than in the training job
+        tasks_annotations(body.annotations, "annotations", config.field)
+    except InputError as error:
+        raise ServiceError(422, str(error)) from None
     job = await jobs.start(body.project, body.annotations, config.field)
     return {"status": "started", "job": job, "project": project_key(body.project)}
 
