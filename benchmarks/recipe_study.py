@@ -2,6 +2,7 @@
 
     python benchmarks/recipe_study.py run   [--runs runs/recipes] [--seeds 0 1]
     python benchmarks/recipe_study.py table [--runs runs/recipes] [--out FILE.md]
+    python benchmarks/recipe_study.py short [--runs runs/recipes]   # the README's table
 
 ``run`` trains every recipe on GoEmotions and XED (LoRA all-MiniLM-L6-v2, 2 epochs,
 the same for every model), seed by seed, cheapest corpus first. Every model is an
@@ -152,7 +153,18 @@ def result(folder: Path, recipe: str, runs: Path) -> dict[str, Any] | None:
     }
 
 
-def table(runs: Path) -> str:
+# The study's recipes under their names in eqn train --recipe.
+LIBRARY_NAMES = {
+    "M": "plain",
+    "EQN": "paper",
+    "EQN-warm": "paper-warm",
+    "student-CoEQN": "student-coeqn",
+    "student-M": "student-m",
+}
+
+
+def collect(runs: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Each finished run's figures, by corpus and recipe."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for corpus in CORPORA:
         for seed_folder in sorted((runs / corpus).glob("seed*")):
@@ -160,6 +172,33 @@ def table(runs: Path) -> str:
                 found = result(seed_folder / recipe, recipe, runs)
                 if found:
                     rows.setdefault((corpus, recipe), []).append(found)
+    return rows
+
+
+def short_table(runs: Path) -> str:
+    """The README's table: test macro F1 (dev-tuned h) per recipe and corpus, mean ±
+    spread over seeds, and the training cost in models."""
+    rows = collect(runs)
+    lines = [
+        "| recipe (`eqn train --recipe`) | "
+        + " | ".join(f"{corpus} test macro F1" for corpus in CORPORA)
+        + " | seeds | models trained |",
+        "|---|" + "---|" * (len(CORPORA) + 2),
+    ]
+    for recipe in RECIPES:
+        found = [rows.get((corpus, recipe), []) for corpus in CORPORA]
+        if not any(found):
+            continue
+        cells = [fmt([r["test_macro_f1"] for r in f]) if f else "–" for f in found]
+        seeds = "/".join(str(len(f)) for f in found)
+        models = max(r["models"] for f in found for r in f)
+        name = LIBRARY_NAMES.get(recipe, recipe)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seeds} | {models:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def table(runs: Path) -> str:
+    rows = collect(runs)
     weight = chosen_gold_weight(runs)
     lines = [
         "# Recipe study: results (the rule: `benchmarks/recipe_study.md`)",
@@ -226,7 +265,7 @@ def rule_outcome(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["run", "table"])
+    parser.add_argument("command", choices=["run", "table", "short"])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "recipes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--out", type=Path)
@@ -237,7 +276,7 @@ def main() -> None:
     if args.command == "run":
         run(args.runs, args.seeds, args.extra)
         return
-    text = table(args.runs)
+    text = short_table(args.runs) if args.command == "short" else table(args.runs)
     if args.out:
         args.out.write_text(text)
     print(text, end="")

@@ -111,3 +111,20 @@ def test_the_loop_simulations_rule_picks_the_strategy_needing_fewer_labels():
     dev["diverse"] = {1000: 0.30, 2000: 0.35, 3000: 0.40}
     dev["uncertainty"] = {1000: 0.30, 2000: 0.35, 3000: 0.45}
     assert "did not beat choosing at random" in simulation.rule_outcome(dev)
+
+
+def test_the_recipe_studys_short_table_reads_run_folders(tmp_path):
+    import json
+
+    study = _script("recipe_study")
+    test = {"thresholded": {"global": {"macro": {"f1": 0.5}}}}
+    test["paper"] = {"per_label": {"macro": {"f1": 0.6}}}
+    for seed, f1 in ((0, 0.40), (1, 0.44)):
+        folder = tmp_path / "xed" / f"seed{seed}" / "M"
+        folder.mkdir(parents=True)
+        test["thresholded"]["global"]["macro"]["f1"] = f1
+        stage = {"metrics": {"test": test}, "history": [{"dev_score": 0.3}]}
+        (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
+    table = study.short_table(tmp_path)
+    assert "| plain | 0.4200 ± 0.0400 | – | 2/0 | 1 |" in table
+    assert all(library in study.RECIPES for library in study.LIBRARY_NAMES)
