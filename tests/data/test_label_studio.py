@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from eqn.data.label_studio import is_label_studio_export, read_export
+from eqn.data.annotations import annotation_format
+from eqn.data.label_studio import read_export
 from eqn.errors import InputError
 
 
@@ -38,7 +39,7 @@ EXPORT = [
 def test_votes_become_fractions_and_the_counts_are_kept(tmp_path):
     path = tmp_path / "export.json"
     path.write_text(json.dumps(EXPORT))
-    assert is_label_studio_export(path)
+    assert annotation_format(path) == "label-studio export"
     export = read_export(path)
     assert export.texts == ("I love it", "so sad")
     assert export.votes[0] == {"joy": 1.0, "love": 0.5} and export.votes[1] == {"sadness": 1.0}

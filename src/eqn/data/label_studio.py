@@ -16,13 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eqn.data.annotations import Annotations, Tally, annotation_format, text_field
+from eqn.data.annotations import Annotations, Tally, text_field
 from eqn.errors import InputError
-
-
-def is_label_studio_export(path: Path) -> bool:
-    """A .json file whose first task has ``data`` and ``annotations``."""
-    return annotation_format(path) == "label-studio export"
 
 
 def _choices(annotation: dict[str, Any], where: str) -> set[str]:
