@@ -352,11 +352,12 @@ def test_train_from_a_model_reads_a_ratings_table_or_an_argilla_export(tiny_mode
 
 
 def test_train_help_names_every_recipe():
-    from eqn.experiments.recipes import RECIPES
+    from eqn.experiments.recipes import DEFAULT_RECIPE, RECIPES
 
     result = runner.invoke(app, ["train", "--help"], terminal_width=400)
     for name in RECIPES:
         assert name in result.output
+    assert f"Default: {DEFAULT_RECIPE}," in " ".join(result.output.split())
 
 
 def test_train_with_the_plain_recipe_trains_the_classifier_alone(sentences_csv, tmp_path):

@@ -100,7 +100,8 @@ RecipeOpt = Annotated[
     typer.Option(
         help="How the run's model is made: paper (CoEQN, relabel, EQN), paper-warm, "
         "student-coeqn, student-m (teachers taught to one student) or plain (M or S). "
-        "Default: the one benchmarks/recipe_study.md chose. The options below change it.",
+        "Default: paper, until the recipe study (benchmarks/recipe_study.md) picks one. "
+        "The options below change one factor of it.",
         show_default=False,
     ),
 ]
