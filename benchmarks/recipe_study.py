@@ -7,7 +7,8 @@
 ``run`` trains every recipe on GoEmotions and XED (LoRA all-MiniLM-L6-v2, 2 epochs,
 the same for every model), seed by seed, cheapest corpus first. Every model is an
 ``eqn train ... --resume`` run in its own folder with its own log, so an interrupted
-study continues where it stopped: rerun the same command. ``table`` reads the run
+study continues where it stopped: rerun the same command. On a 2-core machine,
+start it twice with ``OMP_NUM_THREADS=1`` (two workers share the plan). ``table`` reads the run
 folders and applies the rule written in benchmarks/recipe_study.md before the runs.
 
 The gold weight of the mixed students is chosen on dev: at seed 0 both pilot weights
@@ -17,6 +18,7 @@ run; later seeds run the one with the better mean dev score over the corpora.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -90,31 +92,69 @@ def chosen_gold_weight(runs: Path) -> str | None:
 
 
 def run(runs: Path, seeds: list[int], extra: list[str]) -> None:
+    """Train every unfinished run; several workers may share one --runs folder.
+
+    Each run is claimed with a lock on its folder, so two workers (each with
+    OMP_NUM_THREADS=1 on a 2-core machine, more throughput than one worker with
+    two threads) never train the same model; a worker waits while what it needs
+    is being trained by another, and stops when nothing is left for it.
+    """
+    failed: set[Path] = set()
+    while True:
+        started, waiting = run_pass(runs, seeds, extra, failed)
+        if started:
+            continue
+        if not waiting:
+            return
+        time.sleep(60)
+
+
+def run_pass(runs: Path, seeds: list[int], extra: list[str], failed: set[Path]) -> tuple[int, int]:
+    """One pass over the plan: (runs started, runs waiting on another worker)."""
+    started = waiting = 0
     for seed in seeds:
         for corpus, dataset in CORPORA.items():
             for recipe, (options, reuses) in RECIPES.items():
                 if recipe.startswith("student-M-gold") and seed > 0:
                     weight = chosen_gold_weight(runs)
-                    if weight is None or recipe != f"student-M-gold{weight}":
+                    if weight is None:
+                        waiting += 1
+                        continue
+                    if recipe != f"student-M-gold{weight}":
                         continue
                 folder = runs / corpus / f"seed{seed}" / recipe
-                if finished(folder, recipe):
+                if folder in failed or finished(folder, recipe):
                     continue
-                if reuses:
-                    source = runs / corpus / f"seed{seed}" / reuses
-                    if not finished(source, reuses):
-                        print(f"skip {folder}: {reuses} is not finished", flush=True)
-                        continue
-                    share(source, folder, recipe)
+                if reuses and not finished(runs / corpus / f"seed{seed}" / reuses, reuses):
+                    waiting += 1
+                    continue
                 folder.mkdir(parents=True, exist_ok=True)
-                command = [str(EQN), "train", *dataset, *COMMON, *options]
-                command += [*extra, "--seed", str(seed), "-o", str(folder)]
-                print(time.strftime("%H:%M:%S"), "start", folder, flush=True)
-                with open(folder.with_suffix(".log"), "a") as log:
-                    log.write(" ".join(command) + "\n")
-                    log.flush()
-                    done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
-                print(time.strftime("%H:%M:%S"), "exit", done.returncode, folder, flush=True)
+                with open(folder / ".study.lock", "w") as lock:
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        waiting += 1
+                        continue
+                    if finished(folder, recipe):  # finished by another worker meanwhile
+                        continue
+                    if reuses:
+                        share(runs / corpus / f"seed{seed}" / reuses, folder, recipe)
+                    if train(folder, [*dataset, *COMMON, *options, *extra, "--seed", str(seed)]):
+                        started += 1
+                    else:
+                        failed.add(folder)
+    return started, waiting
+
+
+def train(folder: Path, options: list[str]) -> bool:
+    command = [str(EQN), "train", *options, "-o", str(folder)]
+    print(time.strftime("%H:%M:%S"), "start", folder, flush=True)
+    with open(folder.with_suffix(".log"), "a") as log:
+        log.write(" ".join(command) + "\n")
+        log.flush()
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+    print(time.strftime("%H:%M:%S"), "exit", done.returncode, folder, flush=True)
+    return done.returncode == 0
 
 
 def dev_score(folder: Path, stage: str) -> float | None:
