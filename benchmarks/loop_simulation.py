@@ -10,16 +10,21 @@ labelled texts (that first model is shared by every strategy), then each strateg
 by the previous round's model, up to 6,000 labels: six models per strategy and seed,
 each trained afresh with the same recipe and epochs. Every model is an ``eqn`` run
 folder (``run_pipeline`` with resume) and every round's labelled set is saved, so an
-interrupted simulation continues where it stopped. The rule that picks the default
+interrupted simulation continues where it stopped; on 2 cores, start it twice with
+``OMP_NUM_THREADS=1``, two workers sharing the plan. The rule that picks the default
 strategy is in ``loop_simulation.md``, written before the runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,42 +75,97 @@ def train_round(splits: Any, labelled: np.ndarray, folder: Path, seed: int, args
 
 
 def run(args: argparse.Namespace) -> None:
-    from eqn.annotation.select import select_texts
+    """Train every unfinished chain; several workers may share one --runs folder.
+
+    A chain is one seed's rounds for one strategy; each (and each seed's shared first
+    model) is claimed with a lock, so two workers with OMP_NUM_THREADS=1 on a 2-core
+    machine never train the same model. A worker waits while another trains what it
+    needs, and stops when nothing is left for it.
+    """
     from eqn.data import load_dataset
-    from eqn.model.estimator import EQN
 
     splits = load_dataset("goemotions", data_dir=str(args.data_dir))
     if args.max_eval:
         splits = splits.limit(None, args.max_eval, 0)
-    pool, final = splits.train, last_stage(args.recipe)
-    sizes = list(range(args.start, args.last + 1, args.step))
-    for seed in args.seeds:
-        first = np.sort(np.random.default_rng(seed).choice(len(pool), args.start, replace=False))
-        base = args.runs / f"seed{seed}"
-        for strategy in STRATEGIES:
-            labelled = first
-            for size in sizes:
-                folder = base / ("start" if size == args.start else strategy) / f"labels{size}"
-                folder.mkdir(parents=True, exist_ok=True)
-                if (folder / "labelled.json").is_file():
-                    labelled = np.asarray(json.loads((folder / "labelled.json").read_text()))
-                (folder / "labelled.json").write_text(json.dumps(labelled.tolist()))
-                train_round(splits, labelled, folder, seed, args)
-                following = base / strategy / f"labels{size + args.step}"
-                if size == sizes[-1] or (following / "labelled.json").is_file():
+    final = last_stage(args.recipe)
+    while True:
+        started = waiting = 0
+        for seed in args.seeds:
+            base = args.runs / f"seed{seed}"
+            start = base / "start" / f"labels{args.start}"
+            if not finished(start, final):
+                with claimed(base / "start.lock") as mine:
+                    if not mine:
+                        waiting += 1
+                        continue
+                    first = np.random.default_rng(seed).choice(
+                        len(splits.train), args.start, replace=False
+                    )
+                    start.mkdir(parents=True, exist_ok=True)
+                    (start / "labelled.json").write_text(json.dumps(np.sort(first).tolist()))
+                    train_round(splits, np.sort(first), start, seed, args)
+                    started += 1
+            for strategy in STRATEGIES:
+                if finished(base / strategy / f"labels{args.last}", final):
                     continue
-                # Candidates: a random share of the unlabelled pool, fixed by seed and round.
-                unlabelled = np.setdiff1d(np.arange(len(pool)), labelled)
-                draw = np.random.default_rng([seed, size]).choice(
-                    unlabelled, min(args.subset, len(unlabelled)), replace=False
-                )
-                model = EQN.load(folder / final, device="cpu")
-                texts = [pool.texts[i] for i in draw]
-                chosen = select_texts(model, texts, args.step, strategy, seed=seed + size)
-                labelled = np.sort(np.concatenate([labelled, draw[chosen.indices]]))
-                following.mkdir(parents=True, exist_ok=True)
-                (following / "labelled.json").write_text(json.dumps(labelled.tolist()))
-                print(f"seed {seed} {strategy}: {size} -> {len(labelled)} labels", flush=True)
+                with claimed(base / f"{strategy}.lock") as mine:
+                    if not mine:
+                        waiting += 1
+                        continue
+                    run_chain(splits, seed, strategy, args)
+                    started += 1
+        if started:
+            continue
+        if not waiting:
+            return
+        time.sleep(60)
+
+
+@contextmanager
+def claimed(lock_path: Path) -> Iterator[bool]:
+    """Whether this worker holds ``lock_path`` (held until the block ends, or it dies)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def finished(folder: Path, stage: str) -> bool:
+    return _scores(folder, stage) is not None
+
+
+def run_chain(splits: Any, seed: int, strategy: str, args: argparse.Namespace) -> None:
+    """One seed's rounds for one strategy, from the shared first model to --last labels."""
+    from eqn.annotation.select import select_texts
+    from eqn.model.estimator import EQN
+
+    pool, final = splits.train, last_stage(args.recipe)
+    base = args.runs / f"seed{seed}"
+    sizes = list(range(args.start, args.last + 1, args.step))
+    for size in sizes:
+        folder = base / ("start" if size == args.start else strategy) / f"labels{size}"
+        labelled = np.asarray(json.loads((folder / "labelled.json").read_text()))
+        if not finished(folder, final):
+            train_round(splits, labelled, folder, seed, args)
+        following = base / strategy / f"labels{size + args.step}"
+        if size == sizes[-1] or (following / "labelled.json").is_file():
+            continue
+        # Candidates: a random share of the unlabelled pool, fixed by seed and round.
+        unlabelled = np.setdiff1d(np.arange(len(pool)), labelled)
+        draw = np.random.default_rng([seed, size]).choice(
+            unlabelled, min(args.subset, len(unlabelled)), replace=False
+        )
+        model = EQN.load(folder / final, device="cpu")
+        texts = [pool.texts[i] for i in draw]
+        chosen = select_texts(model, texts, args.step, strategy, seed=seed + size)
+        labelled = np.sort(np.concatenate([labelled, draw[chosen.indices]]))
+        following.mkdir(parents=True, exist_ok=True)
+        (following / "labelled.json").write_text(json.dumps(labelled.tolist()))
+        print(f"seed {seed} {strategy}: {size} -> {len(labelled)} labels", flush=True)
 
 
 def _scores(folder: Path, stage: str) -> tuple[float, float] | None:
