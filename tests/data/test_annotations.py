@@ -72,6 +72,19 @@ def test_a_ratings_table_in_parquet_with_its_own_column_names(tmp_path):
         read_annotations(path)
 
 
+def test_a_jsonl_ratings_table_is_known_however_long_its_first_record(tmp_path):
+    # Its columns are read from the whole first record, not a fixed-size head of the file.
+    path = tmp_path / "ratings.jsonl"
+    long_text = "so long a day " * 10_000
+    rows = [
+        {"text": long_text, "labels": "joy", "text_id": "t1", "rater": "ana"},
+        {"text": long_text, "labels": "", "text_id": "t1", "rater": "ben"},
+    ]
+    path.write_text("\n" + "\n".join(json.dumps(row) for row in rows) + "\n")
+    assert annotation_format(path) == "ratings table"
+    assert read_annotations(path).votes == ({"joy": 0.5},)
+
+
 @pytest.mark.parametrize("column", ["text_id", "rater"])
 def test_a_rating_without_its_text_id_or_rater_names_the_line(tmp_path, column):
     rows = pd.DataFrame(

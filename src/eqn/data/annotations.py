@@ -181,9 +181,10 @@ def _column_names(path: Path, fmt: str, sep: str | None, encoding: str) -> list[
         except (OSError, ValueError):
             return []
     with path.open("rb") as stream:
-        head = stream.read(1 << 16)
+        # The whole first line that is not blank, however long (a JSONL record's text may be).
+        head = next((line for line in stream if line.strip()), b"")
     try:
-        first = head.decode(encoding, errors="replace").lstrip("\ufeff").split("\n", 1)[0]
+        first = head.decode(encoding, errors="replace").lstrip("\ufeff").strip("\r\n")
     except LookupError:  # an unknown encoding: the table's reader says so
         return []
     if fmt == "jsonl":
