@@ -85,6 +85,19 @@ def test_a_jsonl_ratings_table_is_known_however_long_its_first_record(tmp_path):
     assert read_annotations(path).votes == ({"joy": 0.5},)
 
 
+def test_an_export_is_known_by_its_first_tasks_keys_however_long_that_task(tmp_path):
+    path = tmp_path / "export.json"
+    task = {
+        "data": {"text": "a very long day " * 10_000},  # before its annotations, over 64 KiB
+        "annotations": [{"result": [{"type": "choices", "value": {"choices": ["joy"]}}]}],
+    }
+    path.write_text(json.dumps([task, task]))
+    assert annotation_format(path) == "label-studio export"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([{"text": "annotations data responses fields"}]))
+    assert annotation_format(other) is None
+
+
 @pytest.mark.parametrize("column", ["text_id", "rater"])
 def test_a_rating_without_its_text_id_or_rater_names_the_line(tmp_path, column):
     rows = pd.DataFrame(

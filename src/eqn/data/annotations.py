@@ -166,9 +166,29 @@ def text_field(data: Mapping[str, Any], name: str | None, where: str) -> str | N
 # Which format a file is
 
 
-def _json_head(path: Path) -> bytes:
+FIRST_RECORD_LIMIT = 64 << 20  # a JSON export's first task longer than this is not looked into
+
+
+def _first_json_record(path: Path) -> dict[str, Any] | None:
+    """The first element of a JSON array file, read only as far as it ends (an export's
+    first task may be long, and the whole file large); None if it is not an object."""
+    decoder = json.JSONDecoder()
+    raw = b""
     with path.open("rb") as stream:
-        return stream.read(1 << 16).lstrip()
+        while len(raw) <= FIRST_RECORD_LIMIT:
+            chunk = stream.read(1 << 16)
+            raw += chunk
+            text = raw.decode("utf-8", errors="ignore").lstrip("\ufeff \t\r\n")
+            if text and not text.startswith("["):
+                return None
+            try:
+                record, _ = decoder.raw_decode(text[1:].lstrip())
+            except ValueError:
+                if not chunk:
+                    return None
+                continue
+            return record if isinstance(record, dict) else None
+    return None
 
 
 def _column_names(path: Path, fmt: str, sep: str | None, encoding: str) -> list[str]:
@@ -207,10 +227,10 @@ def annotation_format(
         return None
     fmt = SUFFIX_FORMATS.get(path.suffix.lower())
     if path.suffix.lower() == ".json":
-        head = _json_head(path)
-        if head.startswith(b"[") and b'"annotations"' in head and b'"data"' in head:
+        keys = set(_first_json_record(path) or {})
+        if {"annotations", "data"} <= keys:
             return "label-studio export"
-        if head.startswith(b"[") and b'"responses"' in head and b'"fields"' in head:
+        if {"responses", "fields"} <= keys:
             return "argilla export"
         return None
     if fmt in ("csv", "tsv", "txt", "jsonl", "parquet"):
