@@ -58,3 +58,23 @@ def test_select_file_writes_the_chosen_rows_annotated_and_ranked(model, tmp_path
     tasks = json.loads((tmp_path / "next.json").read_text())
     assert not {t["data"]["text"] for t in tasks} & {POOL[i] for i in chosen.indices}
     assert tasks[0]["predictions"][0]["meta"]["select_rank"] == 1
+
+
+def test_select_file_refuses_bad_paths_before_any_work(tmp_path):
+    from eqn.annotation.select import check_selection
+    from eqn.errors import OutputExistsError
+
+    pool = tmp_path / "pool.csv"
+    with pytest.raises(InputError, match="pool.csv does not exist or is not a file"):
+        check_selection(pool, tmp_path / "out.csv", 2)
+    pool.write_text("text\nhello\n")
+    with pytest.raises(InputError, match="done.json does not exist") as missing:
+        check_selection(pool, tmp_path / "out.csv", 2, exclude=tmp_path / "done.json")
+    assert missing.value.parameter == "exclude"
+    # The pool as the output is refused even when replacing is allowed.
+    with pytest.raises(OutputExistsError, match="is the pool itself"):
+        check_selection(pool, pool, 2, force=True)
+    (tmp_path / "out.csv").write_text("kept")
+    with pytest.raises(OutputExistsError, match="already exists; pass force=True"):
+        check_selection(pool, tmp_path / "out.csv", 2)
+    check_selection(pool, tmp_path / "out.csv", 2, force=True)

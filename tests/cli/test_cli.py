@@ -368,3 +368,17 @@ def test_train_with_the_plain_recipe_trains_the_classifier_alone(sentences_csv, 
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text())
     assert record["recipe"] == "plain" and set(record["stages"]) == {"M"}
+
+
+def test_eqn_select_checks_its_input_before_loading_a_model(tmp_path, monkeypatch):
+    import eqn.model.runtime
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(eqn.model.runtime, "load_model", no_model)
+    result = runner.invoke(app, ["select", str(tmp_path / "missing.csv"), "-n", "3"])
+    assert result.exit_code == 2
+    assert "missing.csv does not exist or is not a file" in result.output
+    result = runner.invoke(app, ["select", str(tmp_path / "missing.csv"), "-n", "0"])
+    assert "n must be at least 1, got 0 (option: -n)" in result.output

@@ -56,6 +56,40 @@ def _farthest_points(points: np.ndarray, n: int) -> list[int]:
     return chosen
 
 
+def _check_choice(n: int, strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise InputError(
+            f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}",
+            parameter="strategy",
+        )
+    if isinstance(n, bool) or n < 1:
+        raise InputError(f"n must be at least 1, got {n!r}", parameter="n")
+
+
+def check_selection(
+    pool: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    n: int,
+    strategy: str = "uncertainty",
+    exclude: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> None:
+    """What :func:`select_file` refuses before any work (so a caller may check before it
+    loads a model): a bad ``n`` or strategy, a missing pool or exclude file, an output
+    that is the pool or already exists."""
+    from eqn.errors import OutputExistsError
+
+    _check_choice(n, strategy)
+    source, target = Path(pool), Path(output)
+    for path, parameter in ((source, "pool"), (exclude, "exclude")):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{path} does not exist or is not a file", parameter=parameter)
+    if target.resolve() == source.resolve():
+        raise OutputExistsError(f"{target} is the pool itself; write elsewhere", parameter="output")
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} already exists; pass force=True", parameter="force")
+
+
 def select_texts(
     model: InferenceModel,
     texts: Sequence[Any],
@@ -67,13 +101,7 @@ def select_texts(
 ) -> Selection:
     """Pick ``n`` of ``texts`` to label next (positions ``exclude`` never; empty texts
     never). Uses the model's calibrated energies and its tuned h."""
-    if strategy not in STRATEGIES:
-        raise InputError(
-            f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}",
-            parameter="strategy",
-        )
-    if isinstance(n, bool) or n < 1:
-        raise InputError(f"n must be at least 1, got {n!r}", parameter="n")
+    _check_choice(n, strategy)
     scored = model.score(texts, batch_size)
     h = model.threshold_for(calibrated=scored.calibrated)
     candidates = np.setdiff1d(np.flatnonzero(~scored.empty), np.asarray(exclude, dtype=int))
@@ -125,16 +153,12 @@ def select_file(
     from eqn.annotation.writers import write_frame
     from eqn.data.chunks import iter_chunks
     from eqn.data.formats import ANNOTATION_FORMATS, MISSING, OUTPUT_FORMATS, detect_format
-    from eqn.errors import OutputExistsError
     from eqn.io import atomic_write
 
+    check_selection(pool, output, n, strategy, exclude, force)
     source, target = Path(pool), Path(output)
     in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
     out_fmt = output_format(in_fmt, fmt) if fmt else detect_format(target, None, OUTPUT_FORMATS)
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target} already exists; pass force=True", parameter="force")
-    if target.resolve() == source.resolve():
-        raise OutputExistsError(f"{target} is the pool itself; write elsewhere", parameter="output")
     frame = pd.concat(list(iter_chunks(source, in_fmt, 4096)), ignore_index=True)
     if text_col not in frame.columns:
         from eqn.data.formats import missing_column_error

@@ -61,6 +61,9 @@ PARAMETER_FLAGS = {
     "warm_start": "--warm-start",
     "recipe": "--recipe",
     "train_after": "--train-after",
+    "strategy": "--strategy",
+    "exclude": "--exclude",
+    "n": "-n",
 }
 # The library's words for an argument ("pass force=True"), in the CLI's ("use --force").
 _API_VALUE = re.compile(r"\b([a-z_]+)='([^']*)'")

@@ -56,12 +56,13 @@ def command(
     progress: ProgressOpt = True,
 ) -> None:
     """Choose the texts of POOL whose human labels would teach the model most."""
-    from eqn.annotation.select import select_file
+    from eqn.annotation.select import check_selection, select_file
     from eqn.model.runtime import load_model
 
-    model = load_model(model_path, device=device, runtime=runtime)
     suffix = "json" if fmt == "label-studio" else fmt or "csv"
     target = output or pool.with_name(f"{pool.stem}.selected.{suffix}")
+    check_selection(pool, target, n, strategy, exclude, force)  # before the model loads
+    model = load_model(model_path, device=device, runtime=runtime)
     chosen = select_file(model, pool, target, n, strategy, seed, text_col, exclude, fmt, force)
     err_console.print(
         f"wrote {target}: {len(chosen.indices)} texts chosen by {strategy} "
