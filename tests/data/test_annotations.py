@@ -136,6 +136,9 @@ def test_a_ratings_table_trains_with_the_label_set_given(tmp_path):
     assert (len(splits.train), len(splits.dev), len(splits.test)) == (16, 2, 2)
     assert splits.split_info["format"] == "ratings table"
     assert splits.split_info["annotators"] == 2
+    with pytest.raises(InputError, match="chose 'joy', which the label set given does not ha") as e:
+        load_splits(str(path), labels=["anger", "love"])
+    assert e.value.parameter == "labels" and "Give the full label set" in str(e.value)
 
 
 # One annotation session, written in each tool's format: the three readers must agree.

@@ -53,8 +53,11 @@ def test_votes_become_fractions_and_the_counts_are_kept(tmp_path):
     graded = export.graded(labels, np.arange(2))
     np.testing.assert_allclose(graded.intensity[0], [0, 1, 0.5, 0])
     assert export.gold(labels, np.arange(2)).gold[0].tolist() == [False, True, True, False]
-    with pytest.raises(InputError, match="annotators chose 'love', which the model does not have"):
+    with pytest.raises(
+        InputError, match="annotators chose 'love', which the model does not have"
+    ) as e:
         export.check_labels(("joy", "sadness"), "export.json")
+    assert "(its labels: joy, sadness)" in str(e.value) and e.value.parameter == "add_labels"
 
 
 def test_a_task_with_several_text_fields_needs_one_named(tmp_path):

@@ -64,6 +64,7 @@ PARAMETER_FLAGS = {
     "strategy": "--strategy",
     "exclude": "--exclude",
     "n": "-n",
+    "add_labels": "--add-labels",
 }
 # The library's words for an argument ("pass force=True"), in the CLI's ("use --force").
 _API_VALUE = re.compile(r"\b([a-z_]+)='([^']*)'")

@@ -64,17 +64,26 @@ class Annotations:
     def chosen_labels(self) -> set[str]:
         return {label for vote in self.votes for label in vote}
 
-    def check_labels(self, labels: Sequence[str], source: str) -> None:
-        """Every chosen label must be one of ``labels`` (the model's): one that is not is
-        an error naming it."""
+    def check_labels(self, labels: Sequence[str], source: str, of_model: bool = True) -> None:
+        """Every chosen label must be one of ``labels`` (the model's, or with ``of_model``
+        False the label set the user gave): one that is not is an error naming it."""
         unknown = sorted(self.chosen_labels() - set(labels))
-        if unknown:
-            raise InputError(
-                f"{source}: annotators chose {', '.join(map(repr, unknown))}, which the model "
-                f"does not have (its labels: {', '.join(labels[:8])}...). Use a labeling "
-                "config with the model's labels (eqn label-studio-config prints one)",
-                parameter="labels",
+        if not unknown:
+            return
+        shown = ", ".join(labels[:8]) + (", ..." if len(labels) > 8 else "")
+        if of_model:
+            problem = f"which the model does not have (its labels: {shown})"
+            fix = (
+                "Use a labeling config with the model's labels (eqn label-studio-config "
+                "prints one), or pass add_labels=True to teach the model the new ones"
             )
+        else:
+            problem = f"which the label set given does not have ({shown})"
+            fix = "Give the full label set: the project's labeling config, or every label"
+        raise InputError(
+            f"{source}: annotators chose {', '.join(map(repr, unknown))}, {problem}. {fix}",
+            parameter="add_labels" if of_model else "labels",
+        )
 
     def fractions(self, labels: Sequence[str]) -> np.ndarray:
         index = {label: i for i, label in enumerate(labels)}
@@ -348,7 +357,7 @@ def annotation_splits(
     else:
         names = read_label_names(labels)
     annotations = read_annotations(path, options)
-    annotations.check_labels(names, str(path))
+    annotations.check_labels(names, str(path), of_model=False)
     order = np.random.default_rng(seed).permutation(len(annotations.texts))
     n_test, n_dev = int(len(order) * test_share), int(len(order) * dev_share)
     if min(n_test, n_dev) < 1 or len(order) - n_test - n_dev < 1:
