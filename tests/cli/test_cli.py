@@ -382,3 +382,30 @@ def test_eqn_select_checks_its_input_before_loading_a_model(tmp_path, monkeypatc
     assert "missing.csv does not exist or is not a file" in result.output
     result = runner.invoke(app, ["select", str(tmp_path / "missing.csv"), "-n", "0"])
     assert "n must be at least 1, got 0 (option: -n)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--train-after", "3"], "--versions-dir, --train-after: these options take effect only"),
+        (
+            ["--keep-versions", "0", "--allow-training"],
+            "keep must be 1 or more, got 0 (option: --k",
+        ),
+        (["--train-epochs", "0", "--allow-training"], "(option: --train-epochs)"),
+    ],
+)
+def test_serve_refuses_training_options_it_would_ignore_or_cannot_use(
+    args, message, tmp_path, monkeypatch
+):
+    # Refused before a server (or a versions folder) is made.
+    uvicorn = pytest.importorskip("uvicorn")
+
+    def no_server(*args, **kwargs):
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(uvicorn, "run", no_server)
+    versions = tmp_path / "versions"
+    result = runner.invoke(app, ["serve", "--versions-dir", str(versions), *args])
+    assert result.exit_code == 2 and message in " ".join(result.output.split())
+    assert not versions.exists()

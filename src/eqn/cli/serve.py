@@ -79,14 +79,32 @@ def command(
     resolve_device(device)
     resolve_runtime(runtime, device, "transformer")
     training = None
+    training_flags = {
+        "--versions-dir": versions_dir is not None,
+        "--keep-versions": keep_versions != 5,
+        "--train-epochs": train_epochs != 1,
+        "--train-after": train_after != 0,
+    }
     if allow_training:
+        from eqn.errors import InputError
         from eqn.io import eqn_home
         from eqn.service.training import TrainingSettings
 
         folder = versions_dir or eqn_home() / "versions"
-        folder.mkdir(parents=True, exist_ok=True)
         # A restart serves each project's last accepted version (TrainingJobs finds them).
-        training = TrainingSettings(folder, keep_versions, train_epochs, train_after=train_after)
+        try:
+            training = TrainingSettings(
+                folder, keep_versions, train_epochs, train_after=train_after
+            )
+        except InputError as error:
+            flags = {"keep": "--keep-versions", "epochs": "--train-epochs"}
+            flags["train_after"] = "--train-after"
+            fail(str(error), flags.get(error.parameter or ""))
+        folder.mkdir(parents=True, exist_ok=True)
+    elif any(training_flags.values()):
+        given = [flag for flag, set_ in training_flags.items() if set_]
+        what = "these options take" if len(given) > 1 else "this option takes"
+        fail(f"{', '.join(given)}: {what} effect only with --allow-training; add it")
     if basic_auth is not None and ":" not in basic_auth:
         fail("give basic auth as USER:PASSWORD", "--basic-auth")
     app = create_app(
