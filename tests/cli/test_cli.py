@@ -387,7 +387,7 @@ def test_eqn_select_checks_its_input_before_loading_a_model(tmp_path, monkeypatc
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--train-after", "3"], "--versions-dir, --train-after: these options take effect only"),
+        (["--train-after", "3"], "--versions-dir, --train-after: used only with --allow-training"),
         (
             ["--keep-versions", "0", "--allow-training"],
             "keep must be 1 or more, got 0 (option: --k",
@@ -409,3 +409,19 @@ def test_serve_refuses_training_options_it_would_ignore_or_cannot_use(
     result = runner.invoke(app, ["serve", "--versions-dir", str(versions), *args])
     assert result.exit_code == 2 and message in " ".join(result.output.split())
     assert not versions.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "default", "--recipe", "plain"], "--recipe: not used with --from, which con"),
+        (["--from", "m", "--teachers", "3", "--no-baseline"], "--teachers, --baseline/--no-base"),
+        (["--from", "m", "--labels", "joy,love"], "--labels: not used with --from"),
+        (["--held-out", "0.3"], "--held-out: used only with --from MODEL; leave it out"),
+        (["--add-labels"], "--add-labels/--no-add-labels: used only with --from MODEL"),
+    ],
+)
+def test_train_refuses_options_it_would_ignore(args, message, sentences_csv, tmp_path):
+    result = runner.invoke(app, ["train", str(sentences_csv), "-o", str(tmp_path / "r"), *args])
+    assert result.exit_code == 2 and message in " ".join(result.output.split())
+    assert not (tmp_path / "r").exists()

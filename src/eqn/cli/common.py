@@ -111,6 +111,24 @@ def fail(message: str, flag: str | None = None) -> NoReturn:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def refuse_options(
+    context: typer.Context, names: typing.Collection[str], why: str, fix: str | None = None
+) -> None:
+    """Fail if the user set any of ``names`` (parameter names) on the command line or
+    through the environment: options a command would ignore must not pass silently.
+    The message: the flags, ``why``, then ``fix`` (default: leave them out)."""
+    given = [
+        "/".join([*param.opts, *param.secondary_opts])
+        for param in context.command.params
+        if param.name in names
+        and getattr(context.get_parameter_source(param.name), "name", None)
+        in ("COMMANDLINE", "ENVIRONMENT")
+    ]
+    if given:
+        fix = fix or f"leave {'them' if len(given) > 1 else 'it'} out"
+        fail(f"{', '.join(given)}: {why}; {fix}")
+
+
 def fail_with(error: EqnError | FileExistsError | FileNotFoundError) -> NoReturn:
     parameter = getattr(error, "parameter", None)
     fail(str(error), PARAMETER_FLAGS.get(parameter) if parameter else None)

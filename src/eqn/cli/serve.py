@@ -7,13 +7,21 @@ from typing import Annotated
 
 import typer
 
-from eqn.cli.common import DeviceOpt, ModelOpt, RuntimeOpt, fail, reporting_errors
+from eqn.cli.common import (
+    DeviceOpt,
+    ModelOpt,
+    RuntimeOpt,
+    fail,
+    refuse_options,
+    reporting_errors,
+)
 
 NAME = "serve"
 
 
 @reporting_errors
 def command(
+    context: typer.Context,
     model_path: ModelOpt = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
@@ -79,12 +87,6 @@ def command(
     resolve_device(device)
     resolve_runtime(runtime, device, "transformer")
     training = None
-    training_flags = {
-        "--versions-dir": versions_dir is not None,
-        "--keep-versions": keep_versions != 5,
-        "--train-epochs": train_epochs != 1,
-        "--train-after": train_after != 0,
-    }
     if allow_training:
         from eqn.errors import InputError
         from eqn.io import eqn_home
@@ -101,10 +103,9 @@ def command(
             flags["train_after"] = "--train-after"
             fail(str(error), flags.get(error.parameter or ""))
         folder.mkdir(parents=True, exist_ok=True)
-    elif any(training_flags.values()):
-        given = [flag for flag, set_ in training_flags.items() if set_]
-        what = "these options take" if len(given) > 1 else "this option takes"
-        fail(f"{', '.join(given)}: {what} effect only with --allow-training; add it")
+    else:
+        training_options = ("versions_dir", "keep_versions", "train_epochs", "train_after")
+        refuse_options(context, training_options, "used only with --allow-training", "add it")
     if basic_auth is not None and ":" not in basic_auth:
         fail("give basic auth as USER:PASSWORD", "--basic-auth")
     app = create_app(

@@ -18,6 +18,7 @@ from eqn.cli.common import (
     console,
     fail,
     parse_key_values,
+    refuse_options,
     reporting_errors,
     with_dataset_options,
 )
@@ -172,9 +173,19 @@ LossOpt = Annotated[str | None, typer.Option(help="EQN loss: mse (the paper's) o
 TeacherLossOpt = Annotated[str | None, typer.Option(help="The teachers' loss: mse or bce.")]
 
 
+# What --from ignores: a continued model keeps its parent's configuration and labels.
+NOT_WITH_FROM = (
+    *("recipe", "stage", "backbone", "model_name", "finetune", "pooling", "max_length"),
+    *("option", "loss", "imbalance", "batch_size", "lr", "head_lr", "warm_start"),
+    *("relabel_folds", "teachers", "teacher_loss", "gold_weight", "resume", "max_train"),
+    *("max_eval", "max_steps", "baseline", "select", "labels"),
+)
+
+
 @with_dataset_options
 @reporting_errors
 def command(
+    context: typer.Context,
     dataset: DatasetArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for models and run.json.")],
     recipe: RecipeOpt = None,
@@ -223,7 +234,11 @@ def command(
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
-    if from_model is not None:
+    if from_model is None:
+        refuse_options(context, ("held_out", "add_labels"), "used only with --from MODEL")
+    else:
+        why = "not used with --from, which continues the model as it was made"
+        refuse_options(context, NOT_WITH_FROM, why)
         continued = (from_model, held_out, add_labels)
         _continue(dataset, out, continued, epochs, force, progress, device, data)
         return
