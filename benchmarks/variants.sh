@@ -10,7 +10,9 @@ pilot=(goemotions --data-dir "$DATA" --max-train 8000 --epochs 1 --no-progress -
 run() {  # stage loss imbalance
   local out=runs/default/pilot_$2_$3
   [ "$1" = M ] && out=runs/default/pilot_M_$3
-  [ -f "$out/run.json" ] || eqn train "${pilot[@]}" --stage "$1" --loss "$2" --imbalance "$3" -o "$out"
+  local loss=(--loss "$2")
+  [ "$1" = M ] && loss=()  # M trains with BCE whatever --loss says, and eqn train refuses it
+  [ -f "$out/run.json" ] || eqn train "${pilot[@]}" --stage "$1" "${loss[@]}" --imbalance "$3" -o "$out"
 }
 for imbalance in pos_weight none oversample undersample; do run coeqn mse "$imbalance"; done
 run coeqn bce pos_weight

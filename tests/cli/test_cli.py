@@ -419,6 +419,10 @@ def test_serve_refuses_training_options_it_would_ignore_or_cannot_use(
         (["--from", "m", "--labels", "joy,love"], "--labels: not used with --from"),
         (["--held-out", "0.3"], "--held-out: used only with --from MODEL; leave it out"),
         (["--add-labels"], "--add-labels/--no-add-labels: used only with --from MODEL"),
+        (["--recipe", "plain", "--teachers", "3"], "--teachers: not used, as no stage relabels"),
+        (["--recipe", "plain", "--gold-weight", "0.5"], "--gold-weight: not used, as no stage"),
+        (["--stage", "coeqn", "--warm-start"], "--warm-start/--fresh-start: not used, as no EQN"),
+        (["--recipe", "plain", "--loss", "mse"], "--loss: not used, as plain classifiers fix"),
     ],
 )
 def test_train_refuses_options_it_would_ignore(args, message, sentences_csv, tmp_path):

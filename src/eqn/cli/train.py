@@ -265,6 +265,7 @@ def command(
     )
     plain = "M" if splits.train.is_multilabel else "S"
     stages = _stages(chosen, stage, plain, baseline)
+    _refuse_unused(context, stages)
     record = run_pipeline(
         splits,
         config,
@@ -291,6 +292,18 @@ def _stages(recipe: Any, stage: str | None, plain: str, baseline: bool) -> list[
     if baseline and stage in (None, "all") and plain not in stages:
         stages.append(plain)  # one more model, so the user sees what EQN is worth here
     return stages
+
+
+def _refuse_unused(context: typer.Context, stages: list[str]) -> None:
+    """The options the user set that none of the run's stages would use."""
+    ran = f"(stages: {', '.join(stages)})"
+    if not {"relabel", "eqn"} & set(stages):  # (who relabelled also sets eqn's warm start)
+        relabelling = ("teachers", "teacher_loss", "gold_weight", "relabel_folds")
+        refuse_options(context, relabelling, f"not used, as no stage relabels {ran}")
+    if "eqn" not in stages:
+        refuse_options(context, ("warm_start",), f"not used, as no EQN stage runs {ran}")
+    if not {"coeqn", "eqn"} & set(stages):
+        refuse_options(context, ("loss",), f"not used, as plain classifiers fix theirs {ran}")
 
 
 def _report_run(
