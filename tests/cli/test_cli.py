@@ -429,3 +429,11 @@ def test_train_refuses_options_it_would_ignore(args, message, sentences_csv, tmp
     result = runner.invoke(app, ["train", str(sentences_csv), "-o", str(tmp_path / "r"), *args])
     assert result.exit_code == 2 and message in " ".join(result.output.split())
     assert not (tmp_path / "r").exists()
+
+
+def test_annotate_refuses_ray_options_without_ray(sentences_csv, tmp_path, tiny_model_dir):
+    out = tmp_path / "out.csv"
+    args = ["annotate", str(sentences_csv), "-m", str(tiny_model_dir), "-o", str(out)]
+    result = runner.invoke(app, [*args, "--ray-actors", "4", "--no-progress"])
+    assert result.exit_code == 2 and not out.exists()
+    assert "--ray-actors: used only with --engine ray or --layout blocks" in result.output

@@ -21,6 +21,7 @@ from eqn.cli.common import (
     err_console,
     fail,
     in_cli_words,
+    refuse_options,
     reporting_errors,
 )
 from eqn.core.annotation import AnnotatedEnergies
@@ -147,6 +148,7 @@ RayActorsOpt = Annotated[
 
 @reporting_errors
 def command(
+    context: typer.Context,
     inputs: InputsOpt = None,
     text: Annotated[
         list[str] | None, typer.Option("--text", "-t", help="A text to annotate (repeatable).")
@@ -200,6 +202,15 @@ def command(
         fail(f"unknown engine {engine!r}; choose local or ray", "--engine")
     if layout not in ("files", "blocks"):
         fail(f"unknown layout {layout!r}; choose files or blocks", "--layout")
+    from eqn.annotation.ray_data import is_uri
+
+    if (
+        engine == "local"
+        and layout == "files"
+        and not any(map(is_uri, [*(inputs or []), output or ""]))
+    ):
+        why = "used only with --engine ray or --layout blocks"
+        refuse_options(context, ("ray_address", "ray_actors"), why)
     model = load_model(model_path, device=device, runtime=runtime, precision=precision)
     texts = list(text or [])
     files = [i for i in inputs or [] if i != "-"]
