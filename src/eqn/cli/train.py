@@ -297,7 +297,8 @@ def _stages(recipe: Any, stage: str | None, plain: str, baseline: bool) -> list[
 def _refuse_unused(context: typer.Context, stages: list[str]) -> None:
     """The options the user set that none of the run's stages would use."""
     ran = f"(stages: {', '.join(stages)})"
-    if not {"relabel", "eqn"} & set(stages):  # (who relabelled also sets eqn's warm start)
+    # With an EQN stage they still count: who relabelled sets its default warm start.
+    if not {"relabel", "eqn"} & set(stages):
         relabelling = ("teachers", "teacher_loss", "gold_weight", "relabel_folds")
         refuse_options(context, relabelling, f"not used, as no stage relabels {ran}")
     if "eqn" not in stages:
