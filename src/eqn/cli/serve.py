@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from eqn.cli.common import (
     refuse_options,
     reporting_errors,
 )
+
+if TYPE_CHECKING:
+    from eqn.service.training import TrainingSettings
 
 NAME = "serve"
 
@@ -86,24 +89,10 @@ def command(
     # Clear errors now, not in the server's start-up.
     resolve_device(device)
     resolve_runtime(runtime, device, "transformer")
-    training = None
     if allow_training:
-        from eqn.errors import InputError
-        from eqn.io import eqn_home
-        from eqn.service.training import TrainingSettings
-
-        folder = versions_dir or eqn_home() / "versions"
-        # A restart serves each project's last accepted version (TrainingJobs finds them).
-        try:
-            training = TrainingSettings(
-                folder, keep_versions, train_epochs, train_after=train_after
-            )
-        except InputError as error:
-            flags = {"keep": "--keep-versions", "epochs": "--train-epochs"}
-            flags["train_after"] = "--train-after"
-            fail(str(error), flags.get(error.parameter or ""))
-        folder.mkdir(parents=True, exist_ok=True)
+        training = _training_settings(versions_dir, keep_versions, train_epochs, train_after)
     else:
+        training = None
         training_options = ("versions_dir", "keep_versions", "train_epochs", "train_after")
         refuse_options(context, training_options, "used only with --allow-training", "add it")
     if basic_auth is not None and ":" not in basic_auth:
@@ -117,3 +106,22 @@ def command(
         basic_auth=basic_auth,
     )
     uvicorn.run(app, host=host, port=port)
+
+
+def _training_settings(
+    versions_dir: Path | None, keep_versions: int, train_epochs: int, train_after: int
+) -> TrainingSettings:
+    """--allow-training's settings, checked (naming the flag) before the folder is made."""
+    from eqn.errors import InputError
+    from eqn.io import eqn_home
+    from eqn.service.training import TrainingSettings
+
+    folder = versions_dir or eqn_home() / "versions"
+    # A restart serves each project's last accepted version (TrainingJobs finds them).
+    try:
+        settings = TrainingSettings(folder, keep_versions, train_epochs, train_after=train_after)
+    except InputError as error:
+        flags = {"keep": "--keep-versions", "epochs": "--train-epochs"}
+        fail(str(error), {**flags, "train_after": "--train-after"}.get(error.parameter or ""))
+    folder.mkdir(parents=True, exist_ok=True)
+    return settings

@@ -51,57 +51,41 @@ def compare_backbones(
             f"backbones {', '.join(backbones)}; add it to the backbones or drop the run"
         )
     extra = [get_recipe(r) for r in recipes if r not in ("paper", PLAIN)]  # columns already
+
+    def train(
+        name: str, folder: Path, stages: list[str], warm: bool | None, **changes: Any
+    ) -> dict[str, Any]:
+        relabel = changes.pop("relabel", None)
+        options = (backbone_options or {}).get(name, {})
+        backbone_config = config.replace(backbone=name, backbone_options=options, **changes)
+        return run_pipeline(
+            splits,
+            backbone_config,
+            folder,
+            stages=stages,
+            force=force,
+            resume=resume,
+            progress=progress,
+            device=device,
+            warm_start=warm,
+            relabel=relabel,
+        )
+
     rows = []
     for name in backbones:
         if name in finished:
             record = _finished_run(finished[name], splits, config.seed, [baseline, "coeqn", "eqn"])
         else:
-            backbone_config = config.replace(
-                backbone=name, backbone_options=(backbone_options or {}).get(name, {})
-            )
-            record = run_pipeline(
-                splits,
-                backbone_config,
-                out / name,
-                stages=[baseline, "coeqn", "relabel", "eqn"],
-                force=force,
-                resume=resume,
-                progress=progress,
-                device=device,
-                warm_start=warm_start,
-            )
+            record = train(name, out / name, [baseline, "coeqn", "relabel", "eqn"], warm_start)
         columns = [(record, stage, stage) for stage in (baseline, "coeqn", "eqn")]
         for recipe in extra:
             stages = recipe.stages_for(splits.train.is_multilabel)
-            recipe_record = run_pipeline(
-                splits,
-                config.replace(
-                    backbone=name,
-                    backbone_options=(backbone_options or {}).get(name, {}),
-                    loss=recipe.loss,
-                ),
-                out / name / f"recipe-{recipe.name}",
-                stages=stages,
-                force=force,
-                resume=resume,
-                progress=progress,
-                device=device,
-                warm_start=recipe.warm_start,
-                relabel=recipe.relabel,
+            folder = out / name / f"recipe-{recipe.name}"
+            found = train(
+                name, folder, stages, recipe.warm_start, loss=recipe.loss, relabel=recipe.relabel
             )
-            columns.append((recipe_record, stages[-1], f"EQN ({recipe.name})"))
-        for source, stage, model in columns:
-            result = source["stages"][stage]
-            rows.append(
-                {
-                    "backbone": name,
-                    "model": {"coeqn": "CoEQN", "eqn": "EQN"}.get(model, model),
-                    **M.headline(result["metrics"]["test"]),
-                    "train_seconds": result["train_seconds"],
-                    "epochs": source["config"]["epochs"],
-                    "start": result.get("start", ""),
-                }
-            )
+            columns.append((found, stages[-1], f"EQN ({recipe.name})"))
+        rows += [_row(name, source, stage, model) for source, stage, model in columns]
     comparison = {
         "dataset": splits.split_info.get("dataset", splits.train.name),
         "multilabel": splits.train.is_multilabel,
@@ -117,6 +101,19 @@ def compare_backbones(
     with atomic_write(out / "comparison.md", "w", encoding="utf-8") as stream:
         stream.write(comparison_markdown(comparison))
     return comparison
+
+
+def _row(backbone: str, record: dict[str, Any], stage: str, model: str) -> dict[str, Any]:
+    """One model's line of the table: its test headline and what it cost."""
+    result = record["stages"][stage]
+    return {
+        "backbone": backbone,
+        "model": {"coeqn": "CoEQN", "eqn": "EQN"}.get(model, model),
+        **M.headline(result["metrics"]["test"]),
+        "train_seconds": result["train_seconds"],
+        "epochs": record["config"]["epochs"],
+        "start": result.get("start", ""),
+    }
 
 
 def _finished_run(
