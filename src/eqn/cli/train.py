@@ -234,14 +234,11 @@ def command(
     data: DatasetOptions = DatasetOptions(),
 ) -> None:
     """Train CoEQN (Model 1), relabel the training set, train EQN (Model 2), or a baseline."""
-    if from_model is None:
-        refuse_options(context, ("held_out", "add_labels"), "used only with --from MODEL")
-    else:
-        why = "not used with --from, which continues the model as it was made"
-        refuse_options(context, NOT_WITH_FROM, why)
+    if from_model is not None:
         continued = (from_model, held_out, add_labels)
-        _continue(dataset, out, continued, epochs, force, progress, device, data)
+        _continue(context, dataset, out, continued, epochs, force, progress, device, data)
         return
+    refuse_options(context, ("held_out", "add_labels"), "used only with --from MODEL")
     from eqn.experiments.pipeline import run_pipeline
     from eqn.experiments.recipes import DEFAULT_RECIPE, get_recipe
     from eqn.model.config import ModelConfig
@@ -332,6 +329,7 @@ def _report_run(
 
 
 def _continue(
+    context: typer.Context,
     dataset: str,
     out: Path,
     continued: tuple[str, float, bool],
@@ -347,6 +345,8 @@ def _continue(
     from eqn.experiments.continued import NewData, annotated_data, continue_training
     from eqn.model.estimator import EQN, default_model_dir
 
+    why = "not used with --from, which continues the model as it was made"
+    refuse_options(context, NOT_WITH_FROM, why)
     from_model, held_out, add_labels = continued
     if not 0 < held_out < 1:
         fail(f"the held-out share must be between 0 and 1, got {held_out}", "--held-out")
