@@ -128,3 +128,34 @@ def test_the_recipe_studys_short_table_reads_run_folders(tmp_path):
     table = study.short_table(tmp_path)
     assert "| plain | 0.4200 ± 0.0400 | – | 2/0 | 1 |" in table
     assert all(library in study.RECIPES for library in study.LIBRARY_NAMES)
+
+
+def test_two_recipe_study_workers_never_train_the_same_model(tmp_path, monkeypatch):
+    import fcntl
+    import json
+
+    study = _script("recipe_study")
+    trained = []
+
+    def train(folder, options):
+        trained.append(folder.relative_to(tmp_path).as_posix())
+        stage = "M" if folder.name == "M" else "eqn"
+        record = {"stages": {stage: {"metrics": {}, "history": [{"dev_score": 0.5}]}}}
+        (folder / "run.json").write_text(json.dumps(record))
+        return True
+
+    monkeypatch.setattr(study, "train", train)
+    monkeypatch.setattr(study, "RECIPES", {k: study.RECIPES[k] for k in ("M", "EQN", "EQN-warm")})
+    # Another worker holds xed's EQN: this one trains the rest, and waits on EQN-warm,
+    # which reuses EQN's Model 1.
+    busy = tmp_path / "xed" / "seed0" / "EQN"
+    busy.mkdir(parents=True)
+    with open(busy / ".study.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        started, waiting = study.run_pass(tmp_path, [0], [], set())
+    assert "xed/seed0/EQN" not in trained and "xed/seed0/EQN-warm" not in trained
+    assert {"xed/seed0/M", "goemotions/seed0/EQN-warm"} <= set(trained)
+    assert (started, waiting) == (len(trained), 2)
+    # Released: the next pass trains what was waiting, and nothing twice.
+    study.run_pass(tmp_path, [0], [], set())
+    assert sorted(trained) == sorted(set(trained)) and len(trained) == 6
