@@ -3,6 +3,7 @@
     python benchmarks/recipe_study.py run   [--runs runs/recipes] [--seeds 0 1]
     python benchmarks/recipe_study.py table [--runs runs/recipes] [--out FILE.md]
     python benchmarks/recipe_study.py short [--runs runs/recipes]   # the README's table
+    python benchmarks/recipe_study.py throughput [--runs runs/recipes]   # s/step by threads
 
 ``run`` trains every recipe on GoEmotions and XED (LoRA all-MiniLM-L6-v2, 2 epochs,
 the same for every model), seed by seed, cheapest corpus first. Every model is an
@@ -303,9 +304,33 @@ def rule_outcome(
     return [*lines, "", f"Rule outcome: **{best}**."]
 
 
+def throughput(runs: Path) -> str:
+    """Seconds per training step of every finished stage, by torch threads: how fast one
+    worker with two threads goes against two one-thread workers sharing the machine."""
+    import math
+
+    by_threads: dict[tuple[str, int], list[float]] = {}
+    for path in sorted(runs.glob("*/seed*/*/run.json")):
+        record = json.loads(path.read_text())
+        threads = record.get("environment", {}).get("torch_threads", 0)
+        batches = math.ceil(record["sizes"]["train"] / record["config"]["batch_size"])
+        for stage in record["stages"].values():
+            if stage.get("train_seconds") and stage.get("history"):
+                steps = batches * len(stage["history"])
+                by_threads.setdefault((path.parts[-4], threads), []).append(
+                    stage["train_seconds"] / steps
+                )
+    lines = ["| corpus | torch threads | stages | seconds per step, median (min-max) |"]
+    lines.append("|---|---|---|---|")
+    for (corpus, threads), values in sorted(by_threads.items()):
+        spread = f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+        lines.append(f"| {corpus} | {threads} | {len(values)} | {spread} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["run", "table", "short"])
+    parser.add_argument("command", choices=["run", "table", "short", "throughput"])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "recipes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--out", type=Path)
@@ -316,7 +341,8 @@ def main() -> None:
     if args.command == "run":
         run(args.runs, args.seeds, args.extra)
         return
-    text = short_table(args.runs) if args.command == "short" else table(args.runs)
+    shown = {"short": short_table, "throughput": throughput, "table": table}
+    text = shown[args.command](args.runs)
     if args.out:
         args.out.write_text(text)
     print(text, end="")
