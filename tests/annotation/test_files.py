@@ -75,6 +75,18 @@ def test_other_formats_in_and_out(model, reviews, tmp_path, fmt):
     assert len(pd.read_csv(converted.outputs[0])) == 36
 
 
+def test_a_format_its_output_name_contradicts_is_written_with_a_warning(
+    model, reviews, tmp_path, caplog
+):
+    A.annotate_file(model, reviews, tmp_path / "out.csv", fmt="jsonl", progress=False)
+    assert "out.csv: written as jsonl, as asked, though its name says csv" in caplog.text
+    assert pd.read_json(tmp_path / "out.csv", lines=True).shape[0] == 36
+    caplog.clear()
+    A.annotate_file(model, reviews, tmp_path / "tasks.json", fmt="label-studio", progress=False)
+    A.annotate_file(model, reviews, tmp_path / "out.tsv", progress=False)
+    assert "as asked" not in caplog.text
+
+
 def test_a_folder_of_files_with_an_output_folder(model, reviews, tmp_path):
     pd.read_csv(reviews).to_json(tmp_path / "more.jsonl", orient="records", lines=True)
     summary = A.annotate_paths(model, [tmp_path], tmp_path / "out", progress=False)

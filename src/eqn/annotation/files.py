@@ -50,10 +50,18 @@ MANIFEST = "manifest.json"
 def output_format(
     input_format: str, fmt: str | None = None, output: str | os.PathLike[str] | None = None
 ) -> str:
-    """``fmt`` if given, else the output's suffix, else the input's (CSV for plain text)."""
-    if fmt is not None:
-        return detect_format(Path("output"), fmt, allowed=OUTPUT_FORMATS)
+    """``fmt`` if given, else the output's suffix, else the input's (CSV for plain text).
+    A format given that the output's suffix contradicts is written as asked, with a
+    warning (``-o picked.csv --format jsonl`` is more likely a slip than a wish)."""
     suffix = SUFFIX_FORMATS.get(Path(output).suffix.lower()) if output is not None else None
+    if fmt is not None:
+        chosen = detect_format(Path("output"), fmt, allowed=OUTPUT_FORMATS)
+        says = "label-studio" if str(output).lower().endswith(".json") else suffix
+        if says in OUTPUT_FORMATS and says != chosen:
+            logger.warning(
+                "%s: written as %s, as asked, though its name says %s", output, chosen, says
+            )
+        return chosen
     if suffix in OUTPUT_FORMATS:
         return suffix
     return input_format if input_format in OUTPUT_FORMATS else "csv"

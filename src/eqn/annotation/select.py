@@ -158,7 +158,9 @@ def select_file(
     check_selection(pool, output, n, strategy, exclude, force)
     source, target = Path(pool), Path(output)
     in_fmt = detect_format(source, allowed=ANNOTATION_FORMATS)
-    out_fmt = output_format(in_fmt, fmt) if fmt else detect_format(target, None, OUTPUT_FORMATS)
+    out_fmt = (
+        output_format(in_fmt, fmt, target) if fmt else detect_format(target, None, OUTPUT_FORMATS)
+    )
     frame = pd.concat(list(iter_chunks(source, in_fmt, 4096)), ignore_index=True)
     if text_col not in frame.columns:
         from eqn.data.formats import missing_column_error
