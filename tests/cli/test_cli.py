@@ -437,3 +437,11 @@ def test_annotate_refuses_ray_options_without_ray(sentences_csv, tmp_path, tiny_
     result = runner.invoke(app, [*args, "--ray-actors", "4", "--no-progress"])
     assert result.exit_code == 2 and not out.exists()
     assert "--ray-actors: used only with --engine ray or --layout blocks" in result.output
+
+
+def test_select_refuses_a_seed_its_strategy_would_not_use(tmp_path):
+    pool = tmp_path / "pool.csv"
+    pool.write_text("text\nhello\n")
+    result = runner.invoke(app, ["select", str(pool), "--seed", "3", "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    assert "--seed: used only with --strategy random, not uncertainty" in result.output

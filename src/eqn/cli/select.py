@@ -13,6 +13,7 @@ from eqn.cli.common import (
     ProgressOpt,
     RuntimeOpt,
     err_console,
+    refuse_options,
     reporting_errors,
 )
 
@@ -21,6 +22,7 @@ NAME = "select"
 
 @reporting_errors
 def command(
+    context: typer.Context,
     pool: Annotated[
         Path, typer.Argument(help="Unlabelled texts: a CSV/TSV/JSONL/Parquet/text file.")
     ],
@@ -62,6 +64,8 @@ def command(
     suffix = "json" if fmt == "label-studio" else fmt or "csv"
     target = output or pool.with_name(f"{pool.stem}.selected.{suffix}")
     check_selection(pool, target, n, strategy, exclude, force)  # before the model loads
+    if strategy != "random":
+        refuse_options(context, ("seed",), f"used only with --strategy random, not {strategy}")
     model = load_model(model_path, device=device, runtime=runtime)
     chosen = select_file(model, pool, target, n, strategy, seed, text_col, exclude, fmt, force)
     err_console.print(
