@@ -159,3 +159,56 @@ def test_two_recipe_study_workers_never_train_the_same_model(tmp_path, monkeypat
     # Released: the next pass trains what was waiting, and nothing twice.
     study.run_pass(tmp_path, [0], [], set())
     assert sorted(trained) == sorted(set(trained)) and len(trained) == 6
+
+
+def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, monkeypatch):
+    import argparse
+    import json
+
+    simulation = _script("loop_simulation")
+    chains = []
+
+    def train_round(splits, labelled, folder, seed, args):
+        stage = {"metrics": {"test": {"thresholded": {"global": {"macro": {"f1": 0.4}}}}}}
+        stage["history"] = [{"dev_score": 0.4}]
+        (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
+
+    def run_chain(splits, seed, strategy, args):
+        chains.append((seed, strategy))
+        train_round(None, None, _last(args, seed, strategy), seed, args)
+
+    def _last(args, seed, strategy):
+        folder = args.runs / f"seed{seed}" / strategy / f"labels{args.last}"
+        folder.mkdir(parents=True)
+        return folder
+
+    class Splits:
+        train = list(range(50))
+
+        def limit(self, *_):
+            return self
+
+    monkeypatch.setattr(simulation, "train_round", train_round)
+    monkeypatch.setattr(simulation, "run_chain", run_chain)
+    monkeypatch.setattr(simulation, "last_stage", lambda recipe: "M")
+    monkeypatch.setattr("eqn.data.load_dataset", lambda *a, **k: Splits())
+    args = argparse.Namespace(
+        runs=tmp_path, seeds=[0], start=10, last=30, recipe="plain", data_dir=tmp_path, max_eval=0
+    )
+    with simulation.claimed(tmp_path / "seed0" / "diverse.lock") as mine:
+        assert mine
+        with simulation.claimed(tmp_path / "seed0" / "diverse.lock") as theirs:
+            assert not theirs  # a second claim on a held lock fails, even in one process
+
+        class Waits(Exception):
+            pass
+
+        def sleep(seconds):
+            raise Waits
+
+        monkeypatch.setattr(simulation.time, "sleep", sleep)
+        with pytest.raises(Waits):  # it waits for the claimed chain, having done the rest
+            simulation.run(args)
+    assert chains == [(0, "uncertainty"), (0, "random")]
+    simulation.run(args)  # released: only the claimed chain is left to do
+    assert chains[-1] == (0, "diverse") and len(chains) == 3
