@@ -212,3 +212,19 @@ def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, 
     assert chains == [(0, "uncertainty"), (0, "random")]
     simulation.run(args)  # released: only the claimed chain is left to do
     assert chains[-1] == (0, "diverse") and len(chains) == 3
+
+
+def test_the_recipe_table_calls_its_outcome_provisional_until_every_run_is_done(tmp_path):
+    import json
+
+    study = _script("recipe_study")
+    test = {"thresholded": {"global": {"macro": {"f1": 0.5}}}}
+    test["paper"] = {"per_label": {"macro": {"f1": 0.6}}}
+    for corpus in study.CORPORA:
+        folder = tmp_path / corpus / "seed0" / "M"
+        folder.mkdir(parents=True)
+        stage = {"metrics": {"test": test}, "history": [{"dev_score": 0.3}]}
+        (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
+    text = study.table(tmp_path, [0])
+    assert "Provisional, on the runs so far: **M**." in text and "Rule outcome" not in text
+    assert "xed/seed0/EQN," in text and "xed/seed0/M," not in text
