@@ -49,6 +49,8 @@ def test_train_runs_the_pipeline_on_a_csv(sentences_csv, tmp_path):
         str(sentences_csv),
         "-o",
         str(out),
+        "--recipe",
+        "paper",  # the paper's pipeline, whatever eqn train's default
         "--backbone",
         "cnn",
         "--epochs",

@@ -27,7 +27,7 @@ def test_bad_runtime_choices_are_clear_errors(tiny_model_dir):
     assert isinstance(load_model(tiny_model_dir, device="cpu"), EQN)  # auto: torch for LSTM
 
 
-def test_a_run_folder_names_the_model_inside_it(tiny_model_dir, tmp_path):
+def test_a_folder_holding_models_names_them(tiny_model_dir, tmp_path):
     import shutil
 
     import pytest
@@ -37,7 +37,31 @@ def test_a_run_folder_names_the_model_inside_it(tiny_model_dir, tmp_path):
 
     shutil.copytree(tiny_model_dir, tmp_path / "run" / "eqn")
     with pytest.raises(ModelError, match=r"training run's folder, not a model: its model is .*eqn"):
-        load_model(tmp_path / "run")
+        load_model(tmp_path / "run")  # no run.json: not known to be a run eqn made
+
+
+def test_a_run_folder_loads_the_model_its_run_selected(tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    import pytest
+
+    from eqn.errors import ModelError
+    from eqn.model.estimator import EQN
+    from eqn.model.runtime import load_model
+
+    run = tmp_path / "run"
+    for name in ("eqn", "M"):
+        shutil.copytree(tiny_model_dir, run / name)
+    (run / "run.json").write_text(json.dumps({"stages": {}}))
+    with pytest.raises(ModelError, match=r"chose no model: name one of .*eqn, .*M"):
+        load_model(run)
+    (run / "run.json").write_text(json.dumps({"selected": "M"}))
+    assert load_model(run).source_ == str(run / "M")
+    assert EQN.load(run).source_ == str(run / "M")
+    shutil.rmtree(run / "eqn")
+    (run / "run.json").write_text(json.dumps({"stages": {}}))
+    assert load_model(run).source_ == str(run / "M")  # the only model it holds
 
 
 def test_labels_txt_that_contradicts_the_config_is_refused(tiny_model_dir, tmp_path):

@@ -44,6 +44,7 @@ from eqn.model.inference import (
     InferenceModel,
     default_model_dir,
     hash_files,
+    model_folder,
     read_summary,
 )
 from eqn.model.network import EnergyModel
@@ -324,7 +325,7 @@ class EQN(InferenceModel):
     @classmethod
     def load(cls, directory: str | os.PathLike[str], device: str = "auto") -> EQN:
         """Load a model saved by :meth:`save`; energies are bit-identical on the same device."""
-        source = Path(directory)
+        source = model_folder(Path(directory))
         summary = read_summary(source)
         try:
             config = ModelConfig.from_dict(summary["config"])

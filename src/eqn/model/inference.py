@@ -444,6 +444,30 @@ def _check_labels_file(source: Path, labels: Sequence[str]) -> None:
         )
 
 
+def model_folder(source: Path) -> Path:
+    """The model folder ``source`` names: itself, or, for a training run's folder, the
+    model its run chose (``run.json``'s ``selected``) or the only one it holds, so
+    ``-m runs/mine`` works whatever recipe made the run."""
+    if (source / CONFIG_FILE).is_file() or not (source / "run.json").is_file():
+        return source
+    inside = [source / name for name in _run_models(source)]
+    inside = [folder for folder in inside if (folder / CONFIG_FILE).is_file()]
+    if not inside:
+        return source  # read_summary says what is missing
+    try:
+        selected = json.loads((source / "run.json").read_text(encoding="utf-8")).get("selected")
+    except (OSError, ValueError, AttributeError):
+        selected = None
+    if len(inside) == 1 or (isinstance(selected, str) and inside[0].name == selected):
+        logger.info("%s is a training run's folder: using its model %s", source, inside[0])
+        return inside[0]
+    raise ModelError(
+        f"{source} is a training run's folder that chose no model: name one of "
+        f"{', '.join(str(p) for p in inside)}",
+        parameter="model",
+    )
+
+
 def read_summary(source: Path) -> dict[str, Any]:
     """The saved folder's ``config.json``, checked for a readable format."""
     config_path = source / CONFIG_FILE

@@ -24,7 +24,12 @@ from eqn.errors import ConfigError, ModelError
 from eqn.io import eqn_home
 from eqn.logs import progress_bar
 from eqn.model.config import ModelConfig
-from eqn.model.inference import InferenceModel, length_sorted_batches, read_summary
+from eqn.model.inference import (
+    InferenceModel,
+    length_sorted_batches,
+    model_folder,
+    read_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +211,7 @@ class OnnxModel(InferenceModel):
                 f"unknown ONNX runtime {runtime!r}; choose {' or '.join(ONNX_RUNTIMES)}",
                 parameter="runtime",
             )
-        source = Path(directory)
+        source = model_folder(Path(directory))
         summary = read_summary(source)
         try:
             config = ModelConfig.from_dict(summary["config"])

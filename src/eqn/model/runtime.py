@@ -19,7 +19,7 @@ from pathlib import Path
 
 from eqn.errors import ConfigError
 from eqn.model.config import check_precision
-from eqn.model.inference import InferenceModel, default_model_dir, read_summary
+from eqn.model.inference import InferenceModel, default_model_dir, model_folder, read_summary
 
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 DEFAULT_RUNTIME = "auto"
@@ -75,7 +75,7 @@ def load_model(
     >>> model = load_model(runtime="onnx-int8")          # doctest: +SKIP
     >>> model.annotate("What a lovely surprise!")       # doctest: +SKIP
     """
-    source = Path(path) if path is not None else default_model_dir()
+    source = model_folder(Path(path)) if path is not None else default_model_dir()
     if runtime not in ("torch",):
         # Which backbone it is decides what auto means; read it without torch.
         summary = read_summary(source)
