@@ -370,6 +370,32 @@ def test_train_with_the_plain_recipe_trains_the_classifier_alone(sentences_csv, 
     assert result.exit_code == 0, result.output
     record = json.loads((out / "run.json").read_text())
     assert record["recipe"] == "plain" and set(record["stages"]) == {"M"}
+    assert "the plain classifier (M) alone, as recipe plain; --recipe paper" in " ".join(
+        result.output.split()
+    )
+
+
+def test_train_compares_with_the_plain_classifier_and_select_best_keeps_the_better(
+    sentences_csv, tmp_path
+):
+    from eqn.model.runtime import load_model
+
+    common = ["--recipe", "paper", "--backbone", "ann", "--epochs", "1", "--batch-size", "4"]
+    for select in ("eqn", "best"):
+        out = tmp_path / select
+        args = ["train", str(sentences_csv), "-o", str(out), *common, "--no-progress"]
+        result = runner.invoke(app, [*args, "--select", select])
+        assert result.exit_code == 0, result.output
+        record = json.loads((out / "run.json").read_text())
+        comparison = record["comparison"]
+        assert set(record["stages"]) >= {"eqn", "M"} and comparison["model"] == "eqn"
+        said = " ".join(result.output.split())
+        assert f"on your dev split: eqn {comparison['model_dev']:.4f}" in said
+        hint = "(--select best would make M the run's model)"
+        assert (hint in said) == (select == "eqn" and comparison["better"] == "M")
+        expected = comparison["better"] if select == "best" else "eqn"
+        assert record["selected"] == expected
+        assert load_model(out).source_ == str(out / expected)  # -m RUN_FOLDER
 
 
 def test_eqn_select_checks_its_input_before_loading_a_model(tmp_path, monkeypatch):

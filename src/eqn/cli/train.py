@@ -319,8 +319,19 @@ def _report_run(
         main = scored[-1] if scored else None
     if main is not None:
         chosen = select_model(record, main, plain, select)
-        if record["comparison"] is not None and main != plain:
-            console.print(comparison_line(record["comparison"]), markup=False)
+        comparison = record["comparison"]
+        if comparison is not None and main != plain:
+            line = comparison_line(comparison)
+            if comparison["better"] != main and chosen == main:
+                line += f" (--select best would make {plain} the run's model)"
+            console.print(line, markup=False)
+        elif main == plain and record.get("recipe") == "plain":
+            console.print(
+                f"the plain classifier ({plain}) alone, as recipe plain; --recipe paper (or "
+                f"another) trains an EQN model with {plain} beside it and compares them on your "
+                "dev split",
+                markup=False,
+            )
         if chosen != main:
             console.print(f"--select best: the run's model is {plain}", markup=False)
         write_json(out / "run.json", record)
