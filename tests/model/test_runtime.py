@@ -59,6 +59,10 @@ def test_a_run_folder_loads_the_model_its_run_selected(tiny_model_dir, tmp_path)
     (run / "run.json").write_text(json.dumps({"selected": "M"}))
     assert load_model(run).source_ == str(run / "M")
     assert EQN.load(run).source_ == str(run / "M")
+    shutil.rmtree(run / "M")
+    with pytest.raises(ModelError, match=r"whose model .*M is missing; restore it, or name"):
+        load_model(run)  # never the other model in its place
+    shutil.copytree(tiny_model_dir, run / "M")
     shutil.rmtree(run / "eqn")
     (run / "run.json").write_text(json.dumps({"stages": {}}))
     assert load_model(run).source_ == str(run / "M")  # the only model it holds

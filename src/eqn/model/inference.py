@@ -367,13 +367,19 @@ class InferenceModel:
         self.train_seconds_ = fit.get("train_seconds")
 
 
-def _run_models(run: Path) -> list[str]:
-    """A run folder's models, the one its run.json selected (``selected``) first."""
+def _selected(run: Path) -> str | None:
+    """The model a run folder's run.json chose (``selected``), if it names one."""
     try:
         selected = json.loads((run / "run.json").read_text(encoding="utf-8")).get("selected")
     except (OSError, ValueError, AttributeError):
-        selected = None
-    ordered = [selected] if isinstance(selected, str) and selected in RUN_MODELS else []
+        return None
+    return selected if isinstance(selected, str) and selected in RUN_MODELS else None
+
+
+def _run_models(run: Path) -> list[str]:
+    """A run folder's models, the one its run.json selected first."""
+    selected = _selected(run)
+    ordered = [selected] if selected else []
     return ordered + [name for name in RUN_MODELS if name not in ordered]
 
 
@@ -454,18 +460,22 @@ def model_folder(source: Path) -> Path:
     inside = [folder for folder in inside if (folder / CONFIG_FILE).is_file()]
     if not inside:
         return source  # read_summary says what is missing
-    try:
-        selected = json.loads((source / "run.json").read_text(encoding="utf-8")).get("selected")
-    except (OSError, ValueError, AttributeError):
-        selected = None
-    if len(inside) == 1 or (isinstance(selected, str) and inside[0].name == selected):
-        logger.info("%s is a training run's folder: using its model %s", source, inside[0])
-        return inside[0]
-    raise ModelError(
-        f"{source} is a training run's folder that chose no model: name one of "
-        f"{', '.join(str(p) for p in inside)}",
-        parameter="model",
-    )
+    selected = _selected(source)
+    if selected:
+        if inside[0].name != selected:  # the chosen model was removed: never another silently
+            raise ModelError(
+                f"{source} is a training run's folder whose model {source / selected} is "
+                f"missing; restore it, or name one it holds: {', '.join(map(str, inside))}",
+                parameter="model",
+            )
+    elif len(inside) > 1:
+        raise ModelError(
+            f"{source} is a training run's folder that chose no model: name one of "
+            f"{', '.join(str(p) for p in inside)}",
+            parameter="model",
+        )
+    logger.info("%s is a training run's folder: using its model %s", source, inside[0])
+    return inside[0]
 
 
 def read_summary(source: Path) -> dict[str, Any]:
