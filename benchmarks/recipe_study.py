@@ -201,6 +201,7 @@ LIBRARY_NAMES = {
     "EQN-warm": "paper-warm",
     "student-CoEQN": "student-coeqn",
     "student-M": "student-m",
+    "student-M-gold0.5": "student-m-gold",  # the weight chosen on seed-0 dev
 }
 
 

@@ -1,5 +1,7 @@
 """Named recipes: stages, losses and relabelling, and options that change one."""
 
+from dataclasses import replace
+
 import pytest
 
 from eqn.errors import ConfigError
@@ -31,6 +33,9 @@ def test_options_change_one_factor_and_teachers_replace_model_1():
     assert student.with_options(warm_start=False).warm_start is False
     with pytest.raises(ConfigError, match="gold_weight must be at least 0 and below 1"):
         student.with_options(gold_weight=1.0)
+    mixed = get_recipe("student-m-gold")  # student-m, one factor changed
+    assert mixed.relabel == replace(student.relabel, gold_weight=0.5)
+    assert (mixed.stages, mixed.loss) == (student.stages, student.loss)
 
 
 def test_an_unknown_recipe_names_the_known_ones():

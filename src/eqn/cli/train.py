@@ -100,7 +100,8 @@ RecipeOpt = Annotated[
     str | None,
     typer.Option(
         help="How the run's model is made: paper (CoEQN, relabel, EQN), paper-warm, "
-        "student-coeqn, student-m (teachers taught to one student) or plain (M or S). "
+        "student-coeqn, student-m, student-m-gold (teachers taught to one student) or "
+        "plain (M or S). "
         "Default: paper, until the recipe study (benchmarks/recipe_study.md) picks one. "
         "The options below change one factor of it.",
         show_default=False,
