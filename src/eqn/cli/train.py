@@ -145,7 +145,11 @@ BaselineOpt = Annotated[
     ),
 ]
 SelectOpt = Annotated[
-    str, typer.Option(help="The run's model: eqn, or best (the better of it and M/S on dev).")
+    str,
+    typer.Option(
+        help="The run's model: eqn (the recipe's model), or best (the better of it and the "
+        "plain classifier, M or S, on dev)."
+    ),
 ]
 HeldOutOpt = Annotated[
     float, typer.Option(help="With --from: the share of the new data held out to judge it.")
