@@ -287,10 +287,14 @@ def table(runs: Path, seeds: list[int]) -> str:
         )
         mean_dev.setdefault(recipe, {})[corpus] = statistics.mean(r["dev"] for r in results)
         cost.setdefault(recipe, {})[corpus] = ratio
-    outcome = rule_outcome(mean_dev, cost, weight)
+    outcome, best = rule_outcome(mean_dev, cost, weight)
+    if best:
+        outcome += consequences(rows, best)
     left = unfinished(runs, seeds)
     if left:  # the rule chooses on every run; until then its answer is provisional
-        outcome[-1] = outcome[-1].replace("Rule outcome:", "Provisional, on the runs so far:")
+        outcome = [
+            line.replace("Rule outcome:", "Provisional, on the runs so far:") for line in outcome
+        ]
         outcome.append(f"Still to run ({len(left)}): {', '.join(left)}.")
     lines += ["", *outcome]
     return "\n".join(lines) + "\n"
@@ -313,7 +317,7 @@ def rule_outcome(
         and (not r.startswith("student-M-gold") or r == f"student-M-gold{weight}")
     ]
     if not candidates:
-        return ["Rule outcome: not yet (no recipe has results on every corpus)."]
+        return ["Rule outcome: not yet (no recipe has results on every corpus)."], None
     ranks: dict[str, list[int]] = {r: [] for r in candidates}
     for corpus in CORPORA:
         ordered = sorted(candidates, key=lambda r: -mean_dev[r][corpus])
@@ -326,7 +330,28 @@ def rule_outcome(
     lines = ["| recipe | dev rank per corpus | mean dev rank |", "|---|---|---|"]
     for recipe in sorted(candidates, key=lambda r: statistics.mean(ranks[r])):
         lines.append(f"| {recipe} | {ranks[recipe]} | {statistics.mean(ranks[recipe]):.1f} |")
-    return [*lines, "", f"Rule outcome: **{best}**."]
+    return [*lines, "", f"Rule outcome: **{best}**."], best
+
+
+def consequences(rows: dict[tuple[str, str], list[dict[str, Any]]], best: str) -> list[str]:
+    """Step 4 of the rule: the recipe's name in eqn train, and whether its mean test
+    macro F1 is below M's on a corpus (then --select best becomes the default)."""
+    below = []
+    for corpus in CORPORA:
+        chosen = statistics.mean(r["test_macro_f1"] for r in rows[(corpus, best)])
+        plain = statistics.mean(r["test_macro_f1"] for r in rows[(corpus, "M")])
+        if chosen < plain:
+            below.append(f"{corpus} ({chosen:.4f} against M's {plain:.4f})")
+    name = LIBRARY_NAMES.get(best, best)
+    lines = [f"`eqn train DATA` uses `--recipe {name}`."]
+    if below:
+        lines.append(
+            f"Its mean test macro F1 is below M's on {' and '.join(below)}: `--select best` "
+            "becomes the default, and the README says so."
+        )
+    else:
+        lines.append("Its mean test macro F1 is at least M's on both: `--select eqn` stays.")
+    return ["", *lines]
 
 
 def throughput(runs: Path) -> str:

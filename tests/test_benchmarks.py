@@ -83,9 +83,9 @@ def test_the_recipe_rule_ranks_on_dev_within_the_cost_limit():
     }
     cost = {recipe: {"xed": 1.0, "goemotions": 1.0} for recipe in mean_dev}
     cost["costly"]["goemotions"] = 4.5
-    outcome = study.rule_outcome(mean_dev, cost, "0.5")
+    outcome, best = study.rule_outcome(mean_dev, cost, "0.5")
     # gold0.5 ranks (2, 1), student-M (1, 3), M (3, 2): gold0.5 has the best mean rank
-    assert outcome[-1] == "Rule outcome: **student-M-gold0.5**."
+    assert outcome[-1] == "Rule outcome: **student-M-gold0.5**." and best == "student-M-gold0.5"
     assert not any("costly" in line or "gold0.25" in line for line in outcome)
 
 
@@ -228,3 +228,19 @@ def test_the_recipe_table_calls_its_outcome_provisional_until_every_run_is_done(
     text = study.table(tmp_path, [0])
     assert "Provisional, on the runs so far: **M**." in text and "Rule outcome" not in text
     assert "xed/seed0/EQN," in text and "xed/seed0/M," not in text
+    assert "`eqn train DATA` uses `--recipe plain`." in text
+
+
+def test_the_rule_makes_select_best_the_default_when_its_choice_trails_m_on_test():
+    study = _script("recipe_study")
+
+    def runs(*scores):
+        return [{"test_macro_f1": score} for score in scores]
+
+    rows = {("xed", "M"): runs(0.50, 0.52), ("goemotions", "M"): runs(0.50)}
+    rows |= {("xed", "EQN-warm"): runs(0.52, 0.51), ("goemotions", "EQN-warm"): runs(0.55)}
+    said = " ".join(study.consequences(rows, "EQN-warm"))
+    assert "uses `--recipe paper-warm`" in said and "`--select eqn` stays" in said
+    rows[("goemotions", "EQN-warm")] = runs(0.49)
+    said = " ".join(study.consequences(rows, "EQN-warm"))
+    assert "below M's on goemotions (0.4900 against M's 0.5000): `--select best`" in said
