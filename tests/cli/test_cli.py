@@ -451,6 +451,10 @@ def test_serve_refuses_training_options_it_would_ignore_or_cannot_use(
         (["--recipe", "plain", "--gold-weight", "0.5"], "--gold-weight: not used, as no stage"),
         (["--stage", "coeqn", "--warm-start"], "--warm-start/--fresh-start: not used, as no EQN"),
         (["--recipe", "plain", "--loss", "mse"], "--loss: not used, as plain classifiers fix"),
+        (["--recipe", "plain", "--select", "best"], "--select: nothing to choose between"),
+        (["--recipe", "paper", "--no-baseline", "--select", "best"], "--select: nothing to"),
+        (["--stage", "coeqn", "--no-baseline"], "--baseline/--no-baseline: the plain classifier"),
+        (["--recipe", "plain", "--no-baseline"], "--baseline/--no-baseline: the recipe trains"),
     ],
 )
 def test_train_refuses_options_it_would_ignore(args, message, sentences_csv, tmp_path):

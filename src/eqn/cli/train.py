@@ -268,6 +268,7 @@ def command(
     plain = "M" if splits.train.is_multilabel else "S"
     stages = _stages(chosen, stage, plain, baseline)
     _refuse_unused(context, stages)
+    _refuse_unused_comparison(context, stages, plain, whole=stage in (None, "all"))
     record = run_pipeline(
         splits,
         config,
@@ -307,6 +308,26 @@ def _refuse_unused(context: typer.Context, stages: list[str]) -> None:
         refuse_options(context, ("warm_start",), f"not used, as no EQN stage runs {ran}")
     if not {"coeqn", "eqn"} & set(stages):
         refuse_options(context, ("loss",), f"not used, as plain classifiers fix theirs {ran}")
+
+
+def _refuse_unused_comparison(
+    context: typer.Context, stages: list[str], plain: str, whole: bool
+) -> None:
+    """--baseline and --select when the run has no plain classifier beside another model."""
+    ran = f"(stages: {', '.join(stages)})"
+    if not whole:
+        why = "the plain classifier is added only to a whole recipe, without --stage"
+        refuse_options(context, ("baseline",), why)
+    elif set(stages) == {plain}:
+        refuse_options(context, ("baseline",), f"the recipe trains the plain classifier {ran}")
+    if plain not in stages or set(stages) == {plain}:
+        refuse_options(
+            context,
+            ("select",),
+            f"nothing to choose between, as no plain classifier is trained beside another "
+            f"model {ran}",
+            fix="leave it out, or give a recipe without --stage (it trains the plain one beside)",
+        )
 
 
 def _report_run(
