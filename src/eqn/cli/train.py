@@ -335,6 +335,7 @@ def _report_run(
 ) -> None:
     """The results table, the model against the plain classifier, and the verdict."""
     from eqn.experiments.pipeline import verdict
+    from eqn.experiments.recipes import PLAIN
     from eqn.experiments.verdicts import comparison_line, select_model
     from eqn.io import write_json
 
@@ -351,7 +352,7 @@ def _report_run(
             if comparison["better"] != main and chosen == main:
                 line += f" (--select best would make {plain} the run's model)"
             console.print(line, markup=False)
-        elif main == plain and record.get("recipe") == "plain":
+        elif main == plain and record.get("recipe") == PLAIN:
             console.print(
                 f"the plain classifier ({plain}) alone, as recipe plain; --recipe paper (or "
                 f"another) trains an EQN model with {plain} beside it and compares them on your "
