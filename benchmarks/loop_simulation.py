@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> None:
                     train_round(splits, np.sort(first), start, seed, args)
                     started += 1
             for strategy in STRATEGIES:
-                if finished(base / strategy / f"labels{args.last}", final):
+                chain_end = "start" if args.last == args.start else strategy
+                if finished(base / chain_end / f"labels{args.last}", final):
                     continue
                 with claimed(base / f"{strategy}.lock") as mine:
                     if not mine:
