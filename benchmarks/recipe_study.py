@@ -288,14 +288,12 @@ def table(runs: Path, seeds: list[int]) -> str:
         mean_dev.setdefault(recipe, {})[corpus] = statistics.mean(r["dev"] for r in results)
         cost.setdefault(recipe, {})[corpus] = ratio
     outcome, best = rule_outcome(mean_dev, cost, weight)
-    if best:
-        outcome += consequences(rows, best)
     left = unfinished(runs, seeds)
     if left:  # the rule chooses on every run; until then its answer is provisional
-        outcome = [
-            line.replace("Rule outcome:", "Provisional, on the runs so far:") for line in outcome
-        ]
+        outcome[-1] = outcome[-1].replace("Rule outcome:", "Provisional, on the runs so far:")
         outcome.append(f"Still to run ({len(left)}): {', '.join(left)}.")
+    elif best:
+        outcome += consequences(rows, best)
     lines += ["", *outcome]
     return "\n".join(lines) + "\n"
 
