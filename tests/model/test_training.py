@@ -118,6 +118,19 @@ def test_warm_start_starts_from_model_1(tiny_dataset):
     assert warm.warm_start_
 
 
+@pytest.mark.parametrize("objective", ["M", "S", "energy"])
+def test_plain_classifiers_start_at_the_labels_base_rates(tiny_dataset, objective):
+    config = ModelConfig(backbone="ann", objective=objective, epochs=1, batch_size=4)
+    untrained = EQN(config).fit(tiny_dataset, max_steps=0, progress=False)
+    bias = untrained.model_.head[-1].bias.detach().numpy()
+    rate = tiny_dataset.gold.mean(axis=0)
+    expected = {"M": np.log(rate / (1 - rate)), "S": np.log(rate)}.get(objective)
+    if expected is None:  # EQN's head keeps its fresh start, near 0
+        assert np.abs(bias).max() < 0.5
+    else:
+        np.testing.assert_allclose(bias, expected, rtol=1e-5)
+
+
 def test_targets_must_match_the_training_set(tiny_dataset):
     with pytest.raises(ValueError, match="targets have shape"):
         EQN(backbone="lstm").fit(tiny_dataset, targets=np.zeros((2, 2)), progress=False)

@@ -47,7 +47,7 @@ from eqn.model.inference import (
     model_folder,
     read_summary,
 )
-from eqn.model.network import EnergyModel
+from eqn.model.network import EnergyModel, start_at_base_rates
 from eqn.model.training import Trainer, predict_energies, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -184,7 +184,9 @@ class EQN(InferenceModel):
             return model
         backbone = B.build(self.config.backbone, self.config.backbone_options)
         backbone.prepare(train.texts)
-        return EnergyModel(backbone, train.n_labels, self.config)
+        model = EnergyModel(backbone, train.n_labels, self.config)
+        start_at_base_rates(model, train.gold, self.config.objective)
+        return model
 
     @staticmethod
     def _encoded(model: EnergyModel, dataset: Dataset) -> tuple[list[Any], list[int], np.ndarray]:

@@ -49,6 +49,22 @@ class EnergyModel(nn.Module):
         return state
 
 
+def start_at_base_rates(model: EnergyModel, gold: np.ndarray, objective: str) -> None:
+    """Start a plain classifier's outputs at the training labels' base rates: log-odds
+    for M (sigmoid), log-frequencies for S (softmax). Otherwise the first steps push every
+    output down through the hidden layer instead of the bias; on 1,000 GoEmotions texts
+    that left M's hidden features nearly constant (dev macro F1 at chance, even at 5
+    epochs). EQN's energy targets are mostly 0, where a fresh bias already is."""
+    if objective not in ("M", "S"):
+        return
+    rate = np.clip(np.asarray(gold, dtype=bool).mean(axis=0), 1e-4, 1 - 1e-4)
+    bias = np.log(rate / (1 - rate)) if objective == "M" else np.log(rate)
+    output = model.head[-1]
+    assert isinstance(output, nn.Linear)
+    with torch.no_grad():
+        output.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+
+
 def compute_loss(
     outputs: torch.Tensor,
     targets: torch.Tensor,
