@@ -118,17 +118,25 @@ def test_warm_start_starts_from_model_1(tiny_dataset):
     assert warm.warm_start_
 
 
-@pytest.mark.parametrize("objective", ["M", "S", "energy"])
-def test_plain_classifiers_start_at_the_labels_base_rates(tiny_dataset, objective):
-    config = ModelConfig(backbone="ann", objective=objective, epochs=1, batch_size=4)
+@pytest.mark.parametrize(("objective", "loss"), [("M", "mse"), ("S", "mse"), ("energy", "bce")])
+def test_sigmoid_and_softmax_heads_start_at_the_base_rates(tiny_dataset, objective, loss):
+    config = ModelConfig(backbone="ann", objective=objective, loss=loss, epochs=1, batch_size=4)
     untrained = EQN(config).fit(tiny_dataset, max_steps=0, progress=False)
     bias = untrained.model_.head[-1].bias.detach().numpy()
-    rate = tiny_dataset.gold.mean(axis=0)
-    expected = {"M": np.log(rate / (1 - rate)), "S": np.log(rate)}.get(objective)
-    if expected is None:  # EQN's head keeps its fresh start, near 0
-        assert np.abs(bias).max() < 0.5
-    else:
-        np.testing.assert_allclose(bias, expected, rtol=1e-5)
+    rate = tiny_dataset.gold.mean(axis=0)  # full labels: the gold rates, for BCE too
+    expected = np.log(rate) if objective == "S" else np.log(rate / (1 - rate))
+    np.testing.assert_allclose(bias, expected, rtol=1e-5)
+
+
+def test_a_bce_student_starts_at_its_soft_targets_mean_and_mse_keeps_its_bias(tiny_dataset):
+    soft = np.full(tiny_dataset.gold.shape, 2.0, dtype=np.float32)  # energy 2 of 10
+    config = ModelConfig(backbone="ann", loss="bce", epochs=1, batch_size=4)
+    student = EQN(config).fit(tiny_dataset, targets=soft, max_steps=0, progress=False)
+    np.testing.assert_allclose(
+        student.model_.head[-1].bias.detach().numpy(), np.log(0.25), rtol=1e-5
+    )
+    mse = EQN(config.replace(loss="mse")).fit(tiny_dataset, max_steps=0, progress=False)
+    assert np.abs(mse.model_.head[-1].bias.detach().numpy()).max() < 0.5  # fresh, near 0
 
 
 def test_targets_must_match_the_training_set(tiny_dataset):

@@ -132,7 +132,7 @@ class EQN(InferenceModel):
             raise InputError(f"targets have shape {targets.shape}, expected {train.gold.shape}")
         started = time.perf_counter()
         seed_everything(config.seed)
-        model = self._build(train, warm_start_from).to(resolve_device(device))
+        model = self._build(train, warm_start_from, targets).to(resolve_device(device))
         dev_bundle = self._encoded(model, dev) if dev is not None else None
         items = model.backbone.encode(train.texts)
         trainer = Trainer(
@@ -160,7 +160,9 @@ class EQN(InferenceModel):
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
-    def _build(self, train: Dataset, warm_start_from: EQN | None) -> EnergyModel:
+    def _build(
+        self, train: Dataset, warm_start_from: EQN | None, targets: np.ndarray | None = None
+    ) -> EnergyModel:
         if warm_start_from is not None:
             known = warm_start_from.labels
             if train.labels[: len(known)] != known:
@@ -185,7 +187,11 @@ class EQN(InferenceModel):
         backbone = B.build(self.config.backbone, self.config.backbone_options)
         backbone.prepare(train.texts)
         model = EnergyModel(backbone, train.n_labels, self.config)
-        start_at_base_rates(model, train.gold, self.config.objective)
+        # What the head learns: the gold labels (M, S), or the energy targets on 0-1.
+        config = self.config
+        plain = config.objective in ("M", "S") or targets is None
+        learned = train.gold if plain else np.asarray(targets) / config.max_energy
+        start_at_base_rates(model, np.mean(learned, axis=0), config.output_activation)
         return model
 
     @staticmethod

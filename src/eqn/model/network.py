@@ -49,16 +49,18 @@ class EnergyModel(nn.Module):
         return state
 
 
-def start_at_base_rates(model: EnergyModel, gold: np.ndarray, objective: str) -> None:
-    """Start a plain classifier's outputs at the training labels' base rates: log-odds
-    for M (sigmoid), log-frequencies for S (softmax). Otherwise the first steps push every
-    output down through the hidden layer instead of the bias; on 1,000 GoEmotions texts
-    that left M's hidden features nearly constant (dev macro F1 at chance, even at 5
-    epochs). EQN's energy targets are mostly 0, where a fresh bias already is."""
-    if objective not in ("M", "S"):
+def start_at_base_rates(model: EnergyModel, rates: np.ndarray, activation: str) -> None:
+    """Start a sigmoid or softmax head's outputs at the base rates of what it learns
+    (``rates``: each label's mean target on the 0-1 scale): log-odds for a sigmoid,
+    log-frequencies for a softmax. Otherwise the first steps push every output down
+    through the hidden layer instead of the bias; on 1,000 GoEmotions texts that left
+    M's hidden features nearly constant (dev macro F1 at chance, even at 5 epochs), and
+    a BCE energy head's too. A linear EQN head learns targets that are mostly 0, where a
+    fresh bias already is."""
+    if activation not in ("sigmoid", "softmax"):
         return
-    rate = np.clip(np.asarray(gold, dtype=bool).mean(axis=0), 1e-4, 1 - 1e-4)
-    bias = np.log(rate / (1 - rate)) if objective == "M" else np.log(rate)
+    rate = np.clip(np.asarray(rates, dtype=np.float64), 1e-4, 1 - 1e-4)
+    bias = np.log(rate / (1 - rate)) if activation == "sigmoid" else np.log(rate)
     output = model.head[-1]
     assert isinstance(output, nn.Linear)
     with torch.no_grad():
