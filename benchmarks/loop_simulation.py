@@ -288,7 +288,7 @@ def main() -> None:
     parser.add_argument("command", choices=["run", "table"])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "loop")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--recipe", default="plain", help="eqn train's recipe for each model")
     parser.add_argument("--backbone", default="transformer")
     parser.add_argument("--data-dir", type=Path, default=DATA)
