@@ -92,7 +92,7 @@ def chosen_gold_weight(runs: Path) -> str | None:
     return max(GOLD_WEIGHTS, key=lambda w: statistics.mean(scores[w]))
 
 
-def run(runs: Path, seeds: list[int], extra: list[str]) -> None:
+def run(runs: Path, seeds: list[int], extra: list[str], only: list[str] | None = None) -> None:
     """Train every unfinished run; several workers may share one --runs folder.
 
     Each run is claimed with a lock on its folder, so two workers (each with
@@ -102,7 +102,7 @@ def run(runs: Path, seeds: list[int], extra: list[str]) -> None:
     """
     failed: set[Path] = set()
     while True:
-        started, waiting = run_pass(runs, seeds, extra, failed)
+        started, waiting = run_pass(runs, seeds, extra, failed, only)
         if started:
             continue
         if not waiting:
@@ -110,12 +110,16 @@ def run(runs: Path, seeds: list[int], extra: list[str]) -> None:
         time.sleep(60)
 
 
-def run_pass(runs: Path, seeds: list[int], extra: list[str], failed: set[Path]) -> tuple[int, int]:
+def run_pass(
+    runs: Path, seeds: list[int], extra: list[str], failed: set[Path], only: list[str] | None
+) -> tuple[int, int]:
     """One pass over the plan: (runs started, runs waiting on another worker)."""
     started = waiting = 0
     for seed in seeds:
         for corpus, dataset in CORPORA.items():
             for recipe, (options, reuses) in RECIPES.items():
+                if only is not None and f"{corpus}/{recipe}" not in only:
+                    continue
                 if recipe.startswith("student-M-gold") and seed > 0:
                     weight = chosen_gold_weight(runs)
                     if weight is None:
@@ -385,9 +389,12 @@ def main() -> None:
     parser.add_argument(
         "--extra", nargs=argparse.REMAINDER, default=[], help="more eqn train options (smoke runs)"
     )
+    parser.add_argument(
+        "--only", nargs="+", metavar="CORPUS/RECIPE", help="run: these runs alone (reruns)"
+    )
     args = parser.parse_args()
     if args.command == "run":
-        run(args.runs, args.seeds, args.extra)
+        run(args.runs, args.seeds, args.extra, args.only)
         return
     if args.command == "table":
         text = table(args.runs, args.seeds)
