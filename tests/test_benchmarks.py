@@ -126,7 +126,15 @@ def test_the_recipe_studys_short_table_reads_run_folders(tmp_path):
         stage = {"metrics": {"test": test}, "history": [{"dev_score": 0.3}]}
         (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
     table = study.short_table(tmp_path)
-    assert "| plain | 0.4200 ± 0.0400 | – | 2/0 | 1 |" in table
+    assert "| plain | – | 0.4200 ± 0.0400 | – | 2/0 | 1 |" in table  # no rank: one corpus
+    assert "No other recipe to compare" in table
+    test["thresholded"]["global"]["macro"]["f1"] = 0.45
+    stage = {"metrics": {"test": test}, "history": [{"dev_score": 0.3}]}
+    folder = tmp_path / "xed" / "seed0" / "EQN"
+    folder.mkdir(parents=True)
+    record = {"stages": {"eqn": stage, "coeqn": {}}}
+    (folder / "run.json").write_text(json.dumps(record))
+    assert "above the plain classifier's: on xed, paper +0.0300." in study.short_table(tmp_path)
     assert all(library in study.RECIPES for library in study.LIBRARY_NAMES)
 
 
@@ -159,6 +167,10 @@ def test_two_recipe_study_workers_never_train_the_same_model(tmp_path, monkeypat
     # Released: the next pass trains what was waiting, and nothing twice.
     study.run_pass(tmp_path, [0], [], set())
     assert sorted(trained) == sorted(set(trained)) and len(trained) == 6
+    # --only reruns the runs named, in another folder, and nothing else.
+    trained.clear()
+    study.run_pass(tmp_path / "rerun", [0, 1], [], set(), only=["xed/M"])
+    assert trained == ["rerun/xed/seed0/M", "rerun/xed/seed1/M"]
 
 
 def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, monkeypatch):

@@ -75,7 +75,8 @@ def command(
         list[str] | None,
         typer.Option(
             help="A recipe of eqn train --recipe shown as one more column, EQN (NAME) "
-            "(repeatable). Default: eqn train's default recipe, when it is not the paper's.",
+            "(repeatable). Default: eqn train's default recipe, unless it is already a column "
+            "(paper: EQN; plain: the baseline).",
             show_default=False,
         ),
     ] = None,

@@ -110,7 +110,9 @@ def default_warm_start(multilabel: bool, backbone: str) -> bool:
     Model 2 trailed the softmax baseline S, and one continued from Model 1 on the
     relabelled set did not (benchmarks/README.md, "Single-label"). Otherwise the
     paper's fresh start, which the weaker backbones gain from on single-label
-    data, and which the multi-label default recipe (ensemble teachers) uses.
+    data. On multi-label data the warm start beat it in the recipe study
+    (benchmarks/results/recipe_study.md), and is its own recipe, ``paper-warm``: the
+    recipe named ``paper`` keeps the paper's way.
     """
     return not multilabel and backbone == "transformer"
 
