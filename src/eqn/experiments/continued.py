@@ -1,7 +1,9 @@
 """Continue from a model (:func:`continue_training`): one fine-tuning stage from
 the model's weights, with its configuration and labels, on new annotations.
 
-A share of the new data is held out. With at least ``MIN_HELD_OUT`` held-out texts
+A share of the new data is held out, chosen by each text's hash: a text is held out in
+every export of a growing project or in none, so no version of a review loop has
+trained on the texts that judge the next one. With at least ``MIN_HELD_OUT`` held-out texts
 (and ``MIN_POSITIVES`` positives for some label) the calibration maps and h are fitted
 on it again; below that the parent's maps and h are kept, and the record says so.
 Before and after are scored on the held-out share, so the run says whether the new
@@ -14,8 +16,10 @@ model is better than its parent.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -59,16 +63,42 @@ def annotated_data(
     added = tuple(sorted(export.chosen_labels() - set(labels))) if add_labels else ()
     labels = (*labels, *added)
     export.check_labels(labels, source)
-    order = np.random.default_rng(seed).permutation(len(export.texts))
-    held = max(1, int(round(len(order) * share)))
-    if len(order) - held < 1:
-        raise InputError(f"{source}: {len(order)} annotated tasks are too few to hold any out")
+    if len(export.texts) < 2:
+        raise InputError(
+            f"{source}: {len(export.texts)} annotated task(s): at least 2 are needed, one to "
+            "learn from and one held out to judge the new model"
+        )
+    held = held_out_positions(export.texts, share, seed)
+    kept = np.setdiff1d(np.arange(len(export.texts)), held)
     record = {**export.counts(source), "held_out_share": share, "added_labels": list(added)}
     return NewData(
-        export.graded(labels, order[held:], "new annotations"),
-        export.gold(labels, order[:held], "held-out annotations"),
+        export.graded(labels, kept, "new annotations"),
+        export.gold(labels, held, "held-out annotations"),
         record,
     )
+
+
+def held_out_positions(texts: Sequence[str], share: float, seed: int) -> np.ndarray:
+    """The positions of the texts held out: those whose hash (with ``seed``) falls below
+    ``share`` of its range, so about that share, and always the same texts whatever else
+    the export holds (a random split of each export would hold out texts that an earlier
+    version trained on, and judge it on them). At least one text on each side."""
+    keys = (
+        np.array(
+            [
+                int.from_bytes(hashlib.blake2b(f"{seed}\0{text}".encode()).digest()[:8], "big")
+                for text in texts
+            ],
+            dtype=np.float64,
+        )
+        / 2.0**64
+    )
+    held = np.flatnonzero(keys < share)
+    if held.size == 0:
+        held = np.array([int(np.argmin(keys))])
+    elif held.size == len(texts):
+        held = np.delete(held, int(np.argmax(keys)))
+    return held
 
 
 def _macro_f1(model: EQN, data: Dataset, labels: int | None = None) -> float:
