@@ -132,7 +132,7 @@ def test_train_makes_a_new_version_that_answers_next(tiny_model_dir, tmp_path):
                 break
             time.sleep(0.5)
         line = json.loads((tmp_path / "versions" / LOG).read_text().splitlines()[-1])
-        assert line["project"] == "3", line
+        assert line["project"] == "3" and line["base"] == model.model_hash, line
 
         def version(project):
             request = {"tasks": tasks[:1], "label_config": config, "project": project}
@@ -196,7 +196,7 @@ def test_a_restart_finds_the_last_accepted_version(tmp_path):
 
     from eqn.service.training import LOG, latest_accepted
 
-    assert latest_accepted(tmp_path) == {}
+    assert latest_accepted(tmp_path, "served") == {}
     for name in ("a", "b", "c"):
         (tmp_path / "p" / name / "run" / "eqn").mkdir(parents=True)
         (tmp_path / "p" / name / "run" / "eqn" / "config.json").write_text("{}")
@@ -205,11 +205,16 @@ def test_a_restart_finds_the_last_accepted_version(tmp_path):
         {"project": "1", "folder": str(tmp_path / "p" / "b"), "accepted": False},
         {"project": "2", "folder": str(tmp_path / "p" / "c"), "accepted": True},
     ]
+    lines = [line | {"base": "served"} for line in lines]
+    # A version trained from another model is not served in place of this one.
+    lines.append({"project": "2", "folder": str(tmp_path / "p" / "b"), "accepted": True})
+    lines[-1]["base"] = "another"
     (tmp_path / LOG).write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert latest_accepted(tmp_path) == {
+    assert latest_accepted(tmp_path, "served") == {
         "1": tmp_path / "p" / "a" / "run" / "eqn",
         "2": tmp_path / "p" / "c" / "run" / "eqn",
     }
+    assert latest_accepted(tmp_path, "another") == {"2": tmp_path / "p" / "b" / "run" / "eqn"}
 
 
 def test_a_projects_damaged_version_falls_back_to_the_served_model(model, tmp_path, caplog):
@@ -220,7 +225,7 @@ def test_a_projects_damaged_version_falls_back_to_the_served_model(model, tmp_pa
     damaged = tmp_path / "5" / "stamp"
     (damaged / "run" / "eqn").mkdir(parents=True)
     (damaged / "run" / "eqn" / "config.json").write_text("{}")
-    line = {"project": "5", "folder": str(damaged), "accepted": True}
+    line = {"project": "5", "folder": str(damaged), "accepted": True, "base": model.model_hash}
     (tmp_path / LOG).write_text(json.dumps(line) + "\n")
     settings = TrainingSettings(tmp_path)
     with TestClient(create_app(model=model, preload_explainer=False, training=settings)) as c:

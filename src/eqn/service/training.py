@@ -1,7 +1,9 @@
 """Training from reviewers' annotations while the service keeps answering.
 
 Each Label Studio project has its own model: the served one until reviewers train it,
-then its latest accepted version (a restart finds it again). One job at a time continues
+then its latest accepted version (a restart finds it again, if it serves the model that
+version descends from: a server given another model starts each project from that
+one, and the old versions stay on disk). One job at a time continues
 the project's model on the export
 (:func:`eqn.experiments.continued.continue_training`) in a subprocess at low priority
 with one thread, so predictions keep flowing from the current model. When it
@@ -65,8 +67,9 @@ def project_key(project: object) -> str:
     return str(project).split(".", 1)[0]
 
 
-def latest_accepted(versions_dir: Path) -> dict[str, Path]:
-    """Each project's model: its last accepted training job still on disk, for a restart."""
+def latest_accepted(versions_dir: Path, base: str) -> dict[str, Path]:
+    """Each project's model for a restart: its last accepted training job still on disk
+    among those that descend from the served model (``base``, its hash)."""
     log = versions_dir / LOG
     found: dict[str, Path] = {}
     if not log.is_file():
@@ -77,7 +80,8 @@ def latest_accepted(versions_dir: Path) -> dict[str, Path]:
         except ValueError:
             continue
         model = Path(entry.get("folder", "")) / "run" / "eqn"
-        if entry.get("accepted") and (model / "config.json").is_file():
+        from_base = entry.get("base") == base
+        if from_base and entry.get("accepted") and (model / "config.json").is_file():
             found[project_key(entry.get("project"))] = model
     return found
 
@@ -92,12 +96,15 @@ class TrainingJobs:
         self.task: asyncio.Task[None] | None = None
         self.projects: dict[str, ModelHolder] = {}
         self.new_annotations: dict[str, int] = {}
-        self._saved = latest_accepted(settings.versions_dir)  # loaded on first use
+        self._saved: dict[str, Path] | None = None  # found on first use (needs the model)
         self._loading: dict[str, asyncio.Task[None]] = {}
 
     async def holder_for(self, project: object) -> ModelHolder:
         """The project's model: its latest accepted version, else the served one."""
         key = project_key(project)
+        if self._saved is None:
+            base = self.holder.serving().model.model_hash
+            self._saved = latest_accepted(self.settings.versions_dir, base)
         if key in self._saved:
             path = self._saved.pop(key)
             self._loading[key] = asyncio.get_running_loop().create_task(self._load(key, path))
@@ -180,6 +187,7 @@ class TrainingJobs:
             "folder": str(folder),
             "seconds": round(time.time() - started, 1),
             "parent": str(parent),
+            "base": self.holder.serving().model.model_hash,
             **verdict,
         }
         with (self.settings.versions_dir / LOG).open("a", encoding="utf-8") as log:
