@@ -207,14 +207,17 @@ def labels_to_reach(curve: dict[int, float], target: float) -> float | None:
     return float(sizes[-1]) if sizes and curve[sizes[-1]] >= target else None
 
 
-def rule_outcome(dev: dict[str, dict[int, float]]) -> str:
+def rule_outcome(dev: dict[str, dict[int, float]], seeds: dict[str, dict[int, int]]) -> str:
     """The rule of loop_simulation.md, on the mean dev curves: the strategy that reaches
     random's last-round dev macro F1 with fewer labels; if neither does, uncertainty
-    stays, and the README must say so."""
+    stays, and the README must say so. Only when every point is a mean over the same
+    seeds (``seeds``: how many each point has)."""
     random_curve = dev.get("random", {})
     candidates = ("uncertainty", "diverse")
     if not random_curve or any(not dev.get(s) for s in candidates):
         return "Rule outcome: not yet (a strategy has no runs)."
+    if len({n for counts in seeds.values() for n in counts.values()}) > 1:
+        return "Rule outcome: not yet (some points have fewer seeds than others)."
     last = max(random_curve)
     if any(max(dev[s]) != last for s in candidates):
         return "Rule outcome: not yet (a strategy has not reached the last round)."
@@ -237,8 +240,10 @@ def table(runs: Path, stage: str) -> str:
         "|---|---|---|---|---|",
     ]
     means: dict[str, dict[str, dict[int, float]]] = {"dev": {}, "test": {}}
+    seeds: dict[str, dict[int, int]] = {}
     for strategy, by_size in found.items():
         for size, scores in sorted(by_size.items()):
+            seeds.setdefault(strategy, {})[size] = len(scores)
             dev = statistics.mean(s[0] for s in scores)
             test = statistics.mean(s[1] for s in scores)
             means["dev"].setdefault(strategy, {})[size] = dev
@@ -260,7 +265,7 @@ def table(runs: Path, stage: str) -> str:
                 if needed
                 else f"{split}: {strategy} does not reach {what}"
             )
-    lines += ["", rule_outcome(means["dev"])]
+    lines += ["", rule_outcome(means["dev"], seeds)]
     return "\n".join(lines) + "\n"
 
 

@@ -105,12 +105,16 @@ def test_the_loop_simulations_rule_picks_the_strategy_needing_fewer_labels():
         "uncertainty": {1000: 0.30, 2000: 0.45, 3000: 0.55},  # reaches 0.50 at 2500
         "diverse": {1000: 0.30, 2000: 0.50, 3000: 0.52},  # at 2000
     }
-    assert "**diverse** (2000 labels" in simulation.rule_outcome(dev)
+    seeds = {strategy: dict.fromkeys(curve, 3) for strategy, curve in dev.items()}
+    assert "**diverse** (2000 labels" in simulation.rule_outcome(dev, seeds)
+    seeds["random"][3000] = 2  # a seed still running: no choice from unequal means
+    assert "fewer seeds" in simulation.rule_outcome(dev, seeds)
+    seeds["random"][3000] = 3
     dev["diverse"] = {1000: 0.30, 2000: 0.35}
-    assert "not yet" in simulation.rule_outcome(dev)
+    assert "not yet" in simulation.rule_outcome(dev, seeds)
     dev["diverse"] = {1000: 0.30, 2000: 0.35, 3000: 0.40}
     dev["uncertainty"] = {1000: 0.30, 2000: 0.35, 3000: 0.45}
-    assert "did not beat choosing at random" in simulation.rule_outcome(dev)
+    assert "did not beat choosing at random" in simulation.rule_outcome(dev, seeds)
 
 
 def test_the_recipe_studys_short_table_reads_run_folders(tmp_path):
