@@ -183,10 +183,11 @@ def main() -> None:
         f"Machine: {env['machine']}, torch {env['torch']} ({env['torch_threads']} threads), "
         f"no GPU. Student training: {stage['train_seconds'] / 60:.0f} minutes.",
         "## Test metrics (GoEmotions test, 5,427 texts)",
-        "Reproduce with `eqn evaluate -d goemotions --data-dir ../shared/data/goemotions` "
-        "(it uses this shipped model by default, on the default CPU runtime: ONNX Runtime, "
-        "fp32, whose energies match torch's within 0.002). The candidate table above was "
-        "scored with torch.",
+        "Reproduce with `eqn evaluate -d goemotions --data-dir ../shared/data/goemotions "
+        "--runtime onnx` (this shipped model by default, on ONNX Runtime fp32, whose "
+        "energies match torch's within 0.002; the default CPU runtime, int8 with "
+        "activations per token, scores a little differently: `benchmarks/README.md`, "
+        "Runtimes). The candidate table above was scored with torch.",
         f"- Dev-tuned macro F1 {head['dev_tuned_macro_f1']:.4f} (micro "
         f"{head['dev_tuned_micro_f1']:.4f}); per-label thresholds "
         f"{head['dev_tuned_per_label_macro_f1']:.4f}.",

@@ -75,7 +75,7 @@ def main() -> None:
         row["max_abs_diff_vs_torch"] = round(float(np.abs(energies - reference).max()), 4)
         row["mean_abs_diff_vs_torch"] = round(float(np.abs(energies - reference).mean()), 4)
         if runtime == "onnx-int8":
-            # Activations are quantized per batch: the same texts in other batches.
+            # The same texts in other batches (0 since activations are quantized per token).
             again = model.energies(splits.dev.texts, batch_size=64)
             row["dev_max_abs_diff_batch_64_vs_128"] = round(
                 float(np.abs(again - energies[:n_dev]).max()), 4
@@ -86,17 +86,18 @@ def main() -> None:
     if args.recipes:
         import onnx
 
-        from eqn.model.onnx import export_path, quantize_int8
+        from eqn.model.int8 import quantize_int8
+        from eqn.model.onnx import export_path
 
         model = load_model(args.model, device="cpu", runtime="onnx")
         fp32 = export_path(model.model_hash, "onnx")
         names = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type in ("MatMul", "Gemm")]
         head = [n for n in names if "/head/" in n]
         candidates = {
-            "every encoder layer int8 (head fp32)": head,
+            "every encoder layer int8 (head fp32; shipped)": head,
             "layer 0 and head fp32": head + [n for n in names if "/layer.0/" in n],
             "last layer and head fp32": head + [n for n in names if "/layer.5/" in n],
-            "first and last layers and head fp32 (shipped)": head
+            "first and last layers and head fp32": head
             + [n for n in names if "/layer.0/" in n or "/layer.5/" in n],
         }
         with tempfile.TemporaryDirectory() as folder:

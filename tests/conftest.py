@@ -70,7 +70,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,
-        num_hidden_layers=3,  # int8 keeps the first and last in fp32, quantizes the middle
+        num_hidden_layers=3,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=64,

@@ -40,7 +40,7 @@ def test_every_step_names_a_script_that_exists():
 def test_a_stamp_says_what_and_where():
     stamp = _runner().stamp("python benchmarks/x.py")
     assert stamp["model"] == "goemotions-minilm-eqn" and len(stamp["model_hash"]) == 16
-    assert stamp["default_runtime"] == "onnx" and stamp["machine"]["cpu_cores"] >= 1
+    assert stamp["default_runtime"] == "onnx-int8" and stamp["machine"]["cpu_cores"] >= 1
     assert len(stamp["git_commit"]) in (0, 40) and stamp["eqn_version"]
 
 

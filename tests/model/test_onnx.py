@@ -47,7 +47,27 @@ def test_int8_stays_close_to_torch_and_on_the_scale(tiny_transformer_dir):
     import onnx
 
     ops = {node.op_type for node in onnx.load(str(int8.graph_)).graph.node}
-    assert "DynamicQuantizeLinear" in ops or "MatMulInteger" in ops  # the middle layer
+    assert "MatMulIntegerToFloat" in ops and "DynamicQuantizeLinear" not in ops  # per token
+
+
+def test_int8_energies_do_not_depend_on_batch_mates(tiny_transformer_dir):
+    int8 = load_model(tiny_transformer_dir, device="cpu", runtime="onnx-int8")
+    texts = TEXTS * 3 + ["a longer text, so that the others are padded in its batch " * 2]
+    alone = int8.energies(texts, batch_size=1, calibrated=False)
+    for batch_size in (2, 7, len(texts)):
+        batched = int8.energies(texts, batch_size=batch_size, calibrated=False)
+        assert np.abs(batched - alone).max() <= 1e-5, batch_size
+
+
+def test_the_per_batch_int8_recipe_still_builds_for_comparison(tiny_transformer_dir, tmp_path):
+    import onnx
+
+    from eqn.model.int8 import quantize_int8
+
+    fp32 = Path(load_model(tiny_transformer_dir, device="cpu", runtime="onnx").graph_)
+    quantize_int8(fp32, tmp_path / "per-batch.onnx", per_token=False)
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "per-batch.onnx")).graph.node}
+    assert "DynamicQuantizeLinear" in ops
 
 
 def test_the_tokenizer_of_the_onnx_path_matches_the_model(tiny_transformer_dir):

@@ -9,9 +9,9 @@ from eqn.model.estimator import EQN
 from eqn.model.runtime import load_model, resolve_runtime
 
 
-def test_auto_means_onnx_for_transformers_on_the_cpu_and_torch_otherwise(monkeypatch):
+def test_auto_means_int8_onnx_for_transformers_on_the_cpu_and_torch_otherwise(monkeypatch):
     monkeypatch.setattr("eqn.model.runtime._gpu_visible", lambda: False)
-    assert resolve_runtime("auto", "auto", "transformer") == "onnx"
+    assert resolve_runtime("auto", "auto", "transformer") == "onnx-int8"
     assert resolve_runtime("auto", "cpu", "lstm") == "torch"
     assert resolve_runtime("auto", "cuda", "transformer") == "torch"
     assert resolve_runtime("onnx", "cpu", "transformer") == "onnx"

@@ -19,7 +19,7 @@ def test_model_info_answers_on_the_default_runtime(shipped):
     info = shipped.get("/v1/model")
     assert info.status_code == 200, info.text
     body = info.json()
-    assert body["runtime"] == "onnx"
+    assert body["runtime"] == "onnx-int8"
     assert 0 < body["thresholds"]["calibrated"] < 10
     assert len(body["labels"]) == 28
 

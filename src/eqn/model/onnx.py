@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -37,7 +36,7 @@ ONNX_RUNTIMES = ("onnx", "onnx-int8")
 # Bump when the exported graph (EXPORT_VERSION) or the int8 recipe (INT8_RECIPE)
 # changes: old cache entries are then ignored.
 EXPORT_VERSION = "r3"
-INT8_RECIPE = "q2"
+INT8_RECIPE = "q3"
 OPSET = 17
 ENCODER_DIR = "encoder"
 
@@ -109,44 +108,6 @@ def export_onnx(source: Path, target: Path) -> None:
         )
 
 
-def quantize_int8(fp32: Path, target: Path, keep_fp32: Sequence[str] | None = None) -> None:
-    """Dynamic int8: per-channel weights of the encoder's matrix multiplications.
-
-    Kept in fp32: the head (small, and its errors go straight into the energies)
-    and the first and last encoder layers, the most sensitive ones on GoEmotions
-    dev (benchmarks/runtimes.py --recipes). Activations are quantized per batch,
-    so a text's int8 energies depend a little on the texts batched with it.
-    ``keep_fp32``: other node names to leave in fp32 (to compare recipes).
-    """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    if keep_fp32 is None:
-        graph = onnx.load(str(fp32), load_external_data=False).graph
-        keep_fp32 = fp32_nodes([node.name for node in graph.node])
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # onnxruntime advises pre-processing via the root logger
-    try:
-        quantize_dynamic(
-            str(fp32),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul"],
-            nodes_to_exclude=list(keep_fp32),
-        )
-    finally:
-        root.setLevel(level)
-
-
-def fp32_nodes(names: Sequence[str]) -> list[str]:
-    """The nodes that int8 leaves in fp32: the head, the first and the last layer."""
-    layers = sorted({int(m.group(1)) for n in names if (m := re.search(r"/layer\.(\d+)/", n))})
-    keep = {f"/layer.{layers[0]}/", f"/layer.{layers[-1]}/"} if layers else set()
-    return [n for n in names if "/head/" in n or any(k in n for k in keep)]
-
-
 def ensure_export(source: Path, model_hash: str, runtime: str) -> Path:
     """The cached graph for ``runtime``, exporting it first if needed."""
     from filelock import FileLock
@@ -164,6 +125,8 @@ def ensure_export(source: Path, model_hash: str, runtime: str) -> Path:
             _write_atomically(fp32, lambda path: export_onnx(source, path))
         if runtime == "onnx-int8":
             logger.info("quantizing the ONNX export to int8 (once)")
+            from eqn.model.int8 import quantize_int8
+
             _write_atomically(target, lambda path: quantize_int8(fp32, path))
     return target
 
