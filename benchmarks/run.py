@@ -44,8 +44,8 @@ SPEED: dict[str, tuple[str, str, str]] = {
     "int8-static": (
         f"python benchmarks/int8_static.py --data-dir {DATA}",
         "int8_static.json",
-        "static int8 (activation ranges fixed on dev) against dynamic int8 and fp32: "
-        "speed, quality, batch independence",
+        "batch-independent int8 (activations per token; static ranges fixed on dev) "
+        "against per-batch dynamic int8 and fp32: speed, quality, batch independence",
     ),
     "ray-driver": (
         "python benchmarks/ray_driver.py --rows 200000 1000000 --real 200000 "
