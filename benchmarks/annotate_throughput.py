@@ -1,7 +1,7 @@
 """Annotation throughput on the GoEmotions test split (5,427 texts), three ways:
 
 * ``eqn``: ``eqn.annotation.texts.annotate_texts`` with the model as ``eqn.load`` gives
-  it (the default runtime: ONNX fp32 on the CPU), giving the full annotation table;
+  it (the default runtime: int8 ONNX on the CPU), giving the full annotation table;
 * ``28pd-style``: a loop written like the paper's ``28pd.py``: every text padded
   to 128 tokens, batches of 16 in file order, then one pandas ``apply`` per label
   column, with the same model;
