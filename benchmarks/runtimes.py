@@ -108,10 +108,13 @@ def main() -> None:
                 started = time.perf_counter()
                 energies = model.energies(splits.dev.texts)
                 seconds = time.perf_counter() - started
+                few = splits.dev.texts[:300]  # the same texts alone and in batches of 128
+                drift = np.abs(model.energies(few, batch_size=1) - energies[:300]).max()
                 row = {
                     "recipe": name,
                     "dev_texts_per_s": round(n_dev / seconds, 1),
                     "dev": quality(energies, splits.dev.gold, model.threshold_for(True)),
+                    "dev_max_abs_diff_alone_vs_batch_128": round(float(drift), 4),
                 }
                 print(json.dumps(row), flush=True)
                 recipes.append(row)
