@@ -6,7 +6,7 @@ command (annotate, serve, evaluate, compare, the Ray engine) and ``eqn.load``.
 twice torch's speed, starts without importing torch, and a text's energies are its
 own whatever its batch (activations are quantized per token, ``eqn/model/int8.py``);
 on GoEmotions dev it loses 0.2 points of macro F1 against fp32, and single energies
-move by up to 0.6 (benchmarks/README.md, "Runtimes"). ``onnx`` gives the model's
+move by up to 1.1 (benchmarks/README.md, "Runtimes"). ``onnx`` gives the model's
 own energies (within 0.002) at fp32 speed. A GPU, and the other backbones, use
 ``torch``.
 """
