@@ -100,10 +100,11 @@ def per_token_activations(model: Any) -> Any:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     replaced: dict[str, list[Any]] = {}  # a node's name -> the nodes in its place
-    zero_points = set()
+    zero_points, token_scales = set(), set()
     for node in graph.node:
         if node.op_type == "DynamicQuantizeLinear":
             replaced[node.name] = _quantize_per_token(node, opset, c, helper)
+            token_scales.add(node.output[1])
             zero_points.add(node.output[2])
     for node in graph.node:
         if node.op_type != "MatMulInteger":
@@ -113,7 +114,8 @@ def per_token_activations(model: Any) -> Any:
             (mul,) = consumers[cast.output[0]]
             (scales_name,) = [name for name in mul.input if name != cast.output[0]]
             scales = producer[scales_name]
-            token_scale, weight_scale = scales.input
+            (token_scale,) = [name for name in scales.input if name in token_scales]
+            (weight_scale,) = [name for name in scales.input if name != token_scale]
         except (KeyError, ValueError):
             raise ModelError(
                 f"the int8 rewrite met a graph it does not know at {node.name}; use the "
