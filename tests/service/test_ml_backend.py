@@ -236,6 +236,27 @@ def test_a_projects_damaged_version_falls_back_to_the_served_model(model, tmp_pa
     assert "project 5: could not load its version" in caplog.text
 
 
+def test_a_server_given_another_model_does_not_serve_versions_of_the_old_one(
+    model, tmp_path, caplog
+):
+    import json
+
+    from eqn.service.training import LOG, TrainingSettings
+
+    version = tmp_path / "6" / "stamp" / "run" / "eqn"
+    version.mkdir(parents=True)
+    (version / "config.json").write_text("{}")  # never loaded: it descends from another model
+    line = {"project": "6", "folder": str(version.parents[1]), "accepted": True, "base": "old"}
+    (tmp_path / LOG).write_text(json.dumps(line) + "\n")
+    settings = TrainingSettings(tmp_path)
+    with TestClient(create_app(model=model, preload_explainer=False, training=settings)) as c:
+        served = c.get("/health").json()["model_version"]
+        task = {"id": 1, "data": {"text": "what a day"}}
+        answer = c.post("/predict", json={"tasks": [task], "project": "6"})
+        assert answer.status_code == 200 and answer.json()["model_version"] == served
+    assert "could not load" not in caplog.text  # it was not even tried
+
+
 def test_train_refuses_tasks_it_cannot_read_before_any_job(model, tmp_path):
     from eqn.service.training import TrainingSettings
 
