@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from eqn.model.inference import InferenceModel
 
 STRATEGIES = ("uncertainty", "diverse", "random")
+# Until the review-loop simulation's rule (benchmarks/loop_simulation.md) chooses.
+DEFAULT_STRATEGY = "uncertainty"
 DIVERSE_POOL = 5  # the diverse strategy spreads N texts over the 5N most uncertain
 
 
@@ -70,7 +72,7 @@ def check_selection(
     pool: str | os.PathLike[str],
     output: str | os.PathLike[str],
     n: int,
-    strategy: str = "uncertainty",
+    strategy: str = DEFAULT_STRATEGY,
     exclude: str | os.PathLike[str] | None = None,
     force: bool = False,
 ) -> None:
@@ -94,7 +96,7 @@ def select_texts(
     model: InferenceModel,
     texts: Sequence[Any],
     n: int,
-    strategy: str = "uncertainty",
+    strategy: str = DEFAULT_STRATEGY,
     seed: int = 0,
     exclude: Sequence[int] = (),
     batch_size: int | None = None,
@@ -131,7 +133,7 @@ def select_file(
     pool: str | os.PathLike[str],
     output: str | os.PathLike[str],
     n: int,
-    strategy: str = "uncertainty",
+    strategy: str = DEFAULT_STRATEGY,
     seed: int = 0,
     text_col: str = "text",
     exclude: str | os.PathLike[str] | None = None,

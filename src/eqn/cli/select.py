@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from eqn.annotation.select import DEFAULT_STRATEGY
 from eqn.cli.common import (
     DeviceOpt,
     ModelOpt,
@@ -38,7 +39,7 @@ def command(
     ] = None,
     strategy: Annotated[
         str, typer.Option(help="uncertainty (labels nearest h), diverse, or random.")
-    ] = "uncertainty",
+    ] = DEFAULT_STRATEGY,
     exclude: Annotated[
         Path | None,
         typer.Option(
