@@ -62,8 +62,7 @@ def export_of(splits: Any, rows: np.ndarray) -> Any:
 
 
 def run_way(way: str, splits: Any, order: np.ndarray, args: argparse.Namespace) -> list[dict]:
-    from eqn.data import Dataset
-    from eqn.experiments.continued import annotated_data, continue_training
+    from eqn.experiments.continued import annotated_data, continue_training, judge
     from eqn.model.estimator import EQN
 
     start, epochs = WAYS[way]
@@ -83,15 +82,15 @@ def run_way(way: str, splits: Any, order: np.ndarray, args: argparse.Namespace) 
             record = continue_training(parent, data, Path(folder), epochs, progress=False)
             child = EQN.load(Path(folder) / "eqn", device="cpu")
             seconds = time.perf_counter() - started
-        held_out: Dataset = data.held_out
-        before, after = macro_f1(current, held_out), macro_f1(child, held_out)
-        accepted = after >= before  # the gate: no worse than the version it would replace
+        # The service's gate: no worse than the version it would replace (eqn's judge).
+        before, after = judge(current, child, data.held_out, record["refit_on_held_out"])
+        accepted = after >= before
         if accepted:
             current = child
         row = {
             "round": round_,
             "annotations": len(export.texts),
-            "held_out_texts": len(held_out),
+            "held_out_texts": len(data.held_out),
             "calibration_and_h": record["calibration_and_h"],
             "held_out_macro_f1": {"current": round(before, 4), "new": round(after, 4)},
             "accepted": accepted,

@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 from eqn.data import Dataset
 from eqn.data.label_studio import read_export
 from eqn.errors import InputError
-from eqn.experiments.continued import annotated_data, continue_training, held_out_positions
+from eqn.experiments.continued import (
+    annotated_data,
+    continue_training,
+    cross_fitted_label_sets,
+    held_out_positions,
+)
 from eqn.model.estimator import EQN
 
 
@@ -116,3 +121,40 @@ def test_a_text_is_held_out_in_every_export_of_a_growing_project_or_in_none(text
     moved = (after & set(texts)) - before
     # Only the fallback that keeps one text on each side may move one.
     assert len(moved) <= 1 and 1 <= len(after) < len(grown)
+
+
+def test_cross_fitting_never_labels_a_text_with_an_h_its_own_gold_fitted():
+    from types import SimpleNamespace
+
+    energies = np.linspace(0, 10, 40)[:, None]  # one label; gold decides where h goes
+    model = SimpleNamespace(
+        labels=("joy",),
+        calibration_=None,
+        config=SimpleNamespace(max_energy=10.0, keep_top=False),
+        energies=lambda texts, calibrated: energies,
+    )
+    texts = [f"text {i}" for i in range(40)]
+
+    def label_sets(cut_even, cut_odd):
+        cut = [cut_even if i % 2 == 0 else cut_odd for i in range(40)]
+        gold = [["joy"] if energies[i, 0] > cut[i] else [] for i in range(40)]
+        return cross_fitted_label_sets(model, Dataset.from_lists(texts, gold, ("joy",)))
+
+    first, second = label_sets(5, 5), label_sets(5, 8)
+    # Only the even texts fit the h that labels the odd ones, and the other way round.
+    assert np.array_equal(first[1::2], second[1::2])
+    assert not np.array_equal(first[0::2], second[0::2])
+
+
+def test_a_continued_model_refitted_on_the_held_out_share_is_judged_on_the_other_half(
+    tiny_model_dir, tmp_path
+):
+    parent = EQN.load(tiny_model_dir)
+    export = read_export(export_file(tmp_path, parent.labels, tasks=900))
+    data = annotated_data(export, parent.labels, 0.25, 0, "export.json")
+    record = continue_training(parent, data, tmp_path / "run", epochs=1, progress=False)
+    assert record["calibration_and_h"] == "fitted again on the held-out share"
+    assert record["held_out_judged"].startswith("each model's maps and h fitted on one half")
+    assert record["better_than_parent"] == (
+        record["held_out_macro_f1"]["continued"] >= record["held_out_macro_f1"]["parent"]
+    )

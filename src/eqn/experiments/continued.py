@@ -7,7 +7,9 @@ trained on the texts that judge the next one. With at least ``MIN_HELD_OUT`` hel
 (and ``MIN_POSITIVES`` positives for some label) the calibration maps and h are fitted
 on it again; below that the parent's maps and h are kept, and the record says so.
 Before and after are scored on the held-out share, so the run says whether the new
-model is better than its parent.
+model is better than its parent. When the maps and h were fitted on the held-out
+share, each model is judged with maps and h fitted on one half of it and scored on the
+other, both ways, so neither is judged on the texts that fitted it.
 
     OUT/eqn/        the continued model
     OUT/run.json    the data used (tasks, annotations, annotators), the parent, and
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from eqn.core import energy as E
-from eqn.core.calibration import LabelMap
+from eqn.core.calibration import LabelMap, fit_calibration
 from eqn.data.annotations import Annotations
 from eqn.data.table import Dataset
 from eqn.errors import InputError, OutputExistsError
@@ -111,6 +113,52 @@ def _macro_f1(model: EQN, data: Dataset, labels: int | None = None) -> float:
     return float(E.f1_per_label(predicted[:, :n], data.gold[:, :n]).mean())
 
 
+def cross_fitted_label_sets(model: EQN, data: Dataset) -> np.ndarray:
+    """The model's label sets of ``data`` (eq. 8), each half of ``data`` labelled at
+    calibration maps (if the model has them) and h fitted on the other half only."""
+    raw = model.energies(data.texts, calibrated=False)
+    gold = data.gold.astype(bool)
+    config = model.config
+    halves = np.arange(len(data)) % 2
+    predicted = np.zeros_like(gold)
+    for half in (0, 1):
+        fit, judged = raw[halves != half], raw[halves == half]
+        if model.calibration_ is not None:
+            maps = fit_calibration(
+                fit, gold[halves != half], model.labels, config.max_energy, "held-out half"
+            )
+            fit, judged = maps.apply(fit), maps.apply(judged)
+        grid = E.energy_grid_for(fit, config.max_energy)
+        h = E.tune_threshold(fit, gold[halves != half], grid, keep_top=config.keep_top)
+        predicted[halves == half] = E.classify_threshold(judged, h, config.keep_top)
+    return predicted
+
+
+def _cross_fitted_macro_f1(model: EQN, data: Dataset, labels: int | None = None) -> float:
+    """Macro F1 of :func:`cross_fitted_label_sets`, over the first ``labels`` labels.
+
+    A continued model whose maps and h were fitted on the held-out share would look
+    better than it is if that share judged it too, and so would a parent fitted on an
+    earlier export's held-out texts (the same texts stay held out as a project grows);
+    fitted apart, both are judged on texts that fitted nothing of theirs."""
+    predicted = cross_fitted_label_sets(model, data)
+    n = labels or len(model.labels)
+    return float(E.f1_per_label(predicted[:, :n], data.gold[:, :n].astype(bool)).mean())
+
+
+def judge(parent: EQN, child: EQN, held_out: Dataset, refit: bool) -> tuple[float, float]:
+    """Macro F1 of ``parent`` and ``child`` on the held-out share, on the labels both
+    know: as served when the child kept the parent's maps and h, else each with maps
+    and h fitted on the other half of the share (:func:`_cross_fitted_macro_f1`)."""
+    known = len(parent.labels)
+    if not refit:
+        return _macro_f1(parent, held_out), _macro_f1(child, held_out, known)
+    return (
+        _cross_fitted_macro_f1(parent, held_out),
+        _cross_fitted_macro_f1(child, held_out, known),
+    )
+
+
 def continue_training(
     parent: EQN,
     data: NewData,
@@ -136,8 +184,7 @@ def continue_training(
     if not refit:
         _keep_parent_maps(child, parent)
     # Judged on the parent's labels, which both know; added labels are reported apart.
-    known = len(parent.labels)
-    before, after = _macro_f1(parent, held_out), _macro_f1(child, held_out, known)
+    before, after = judge(parent, child, held_out, refit)
     child.save(target, force=True)
     record = {
         "method": "continued from a model",
@@ -152,10 +199,21 @@ def continue_training(
             else f"kept from the parent (fewer than {MIN_HELD_OUT} held-out texts, or no "
             f"label with {MIN_POSITIVES} positives there)"
         ),
+        "refit_on_held_out": refit,
         "held_out_macro_f1": {"parent": before, "continued": after},
+        "held_out_judged": (
+            "each model's maps and h fitted on one half of the held-out share, the other "
+            "half judged, both ways"
+            if refit
+            else "as served (the continued model keeps the parent's maps and h)"
+        ),
         **(
-            {"held_out_macro_f1_with_added_labels": _macro_f1(child, held_out)}
-            if len(child.labels) > known
+            {
+                "held_out_macro_f1_with_added_labels": (
+                    _cross_fitted_macro_f1(child, held_out) if refit else _macro_f1(child, held_out)
+                )
+            }
+            if len(child.labels) > len(parent.labels)
             else {}
         ),
         "better_than_parent": after >= before,
