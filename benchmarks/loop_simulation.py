@@ -75,12 +75,14 @@ def train_round(splits: Any, labelled: np.ndarray, folder: Path, seed: int, args
 
 
 def run(args: argparse.Namespace) -> None:
-    """Train every unfinished chain; several workers may share one --runs folder.
+    """Train every unfinished round; several workers may share one --runs folder.
 
     A chain is one seed's rounds for one strategy; each (and each seed's shared first
     model) is claimed with a lock, so two workers with OMP_NUM_THREADS=1 on a 2-core
-    machine never train the same model. A worker waits while another trains what it
-    needs, and stops when nothing is left for it.
+    machine never train the same model. A worker claims one round at a time, of the
+    least advanced chain it can get, so the last chains are shared between workers
+    instead of one worker training a whole chain while the other has nothing left. A
+    worker waits while another trains what it needs, and stops when nothing is left.
     """
     from eqn.data import load_dataset
 
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> None:
     final = last_stage(args.recipe)
     while True:
         started = waiting = 0
+        chains: list[tuple[int, int, int]] = []
         for seed in args.seeds:
             base = args.runs / f"seed{seed}"
             start = base / "start" / f"labels{args.start}"
@@ -107,14 +110,18 @@ def run(args: argparse.Namespace) -> None:
                     started += 1
             for strategy in STRATEGIES:
                 chain_end = "start" if args.last == args.start else strategy
-                if finished(base / chain_end / f"labels{args.last}", final):
+                if not finished(base / chain_end / f"labels{args.last}", final):
+                    done = sum(finished(f, final) for f in (base / strategy).glob("labels*"))
+                    chains.append((done, seed, STRATEGIES.index(strategy)))
+        for _, seed, index in sorted(chains):
+            strategy = STRATEGIES[index]
+            with claimed(args.runs / f"seed{seed}" / f"{strategy}.lock") as mine:
+                if not mine:
+                    waiting += 1
                     continue
-                with claimed(base / f"{strategy}.lock") as mine:
-                    if not mine:
-                        waiting += 1
-                        continue
-                    run_chain(splits, seed, strategy, args)
-                    started += 1
+                run_chain(splits, seed, strategy, args, rounds=1)
+                started += 1
+                break
         if started:
             continue
         if not waiting:
@@ -139,21 +146,28 @@ def finished(folder: Path, stage: str) -> bool:
     return _scores(folder, stage) is not None
 
 
-def run_chain(splits: Any, seed: int, strategy: str, args: argparse.Namespace) -> None:
-    """One seed's rounds for one strategy, from the shared first model to --last labels."""
+def run_chain(
+    splits: Any, seed: int, strategy: str, args: argparse.Namespace, rounds: int | None = None
+) -> None:
+    """One seed's rounds for one strategy, from the shared first model to --last labels
+    (or until ``rounds`` models are trained and the next round's texts chosen)."""
     from eqn.annotation.select import select_texts
     from eqn.model.estimator import EQN
 
     pool, final = splits.train, last_stage(args.recipe)
     base = args.runs / f"seed{seed}"
     sizes = list(range(args.start, args.last + 1, args.step))
+    trained = 0
     for size in sizes:
         folder = base / ("start" if size == args.start else strategy) / f"labels{size}"
         labelled = np.asarray(json.loads((folder / "labelled.json").read_text()))
         if not finished(folder, final):
             train_round(splits, labelled, folder, seed, args)
+            trained += 1
         following = base / strategy / f"labels{size + args.step}"
         if size == sizes[-1] or (following / "labelled.json").is_file():
+            if rounds is not None and trained >= rounds:
+                return
             continue
         # Candidates: a random share of the unlabelled pool, fixed by seed and round.
         unlabelled = np.setdiff1d(np.arange(len(pool)), labelled)
@@ -167,6 +181,8 @@ def run_chain(splits: Any, seed: int, strategy: str, args: argparse.Namespace) -
         following.mkdir(parents=True, exist_ok=True)
         (following / "labelled.json").write_text(json.dumps(labelled.tolist()))
         print(f"seed {seed} {strategy}: {size} -> {len(labelled)} labels", flush=True)
+        if rounds is not None and trained >= rounds:
+            return
 
 
 def _scores(folder: Path, stage: str) -> tuple[float, float] | None:

@@ -189,7 +189,7 @@ def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, 
         stage["history"] = [{"dev_score": 0.4}]
         (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
 
-    def run_chain(splits, seed, strategy, args):
+    def run_chain(splits, seed, strategy, args, rounds=None):
         chains.append((seed, strategy))
         train_round(None, None, _last(args, seed, strategy), seed, args)
 
@@ -228,6 +228,50 @@ def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, 
     assert chains == [(0, "uncertainty"), (0, "random")]
     simulation.run(args)  # released: only the claimed chain is left to do
     assert chains[-1] == (0, "diverse") and len(chains) == 3
+
+
+def test_loop_simulation_workers_take_one_round_at_a_time_from_the_least_advanced_chain(
+    tmp_path, monkeypatch
+):
+    import argparse
+    import json
+
+    simulation = _script("loop_simulation")
+    trained = []
+
+    def train_round(splits, labelled, folder, seed, args):
+        stage = {"metrics": {"test": {"thresholded": {"global": {"macro": {"f1": 0.4}}}}}}
+        stage["history"] = [{"dev_score": 0.4}]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
+
+    def run_chain(splits, seed, strategy, args, rounds=None):
+        assert rounds == 1  # a claim is one round, so no worker owns a whole chain
+        base = args.runs / f"seed{seed}" / strategy
+        size = next(n for n in (20, 30) if not simulation.finished(base / f"labels{n}", "M"))
+        train_round(None, None, base / f"labels{size}", seed, args)
+        trained.append((strategy, size))
+
+    class Splits:
+        train = list(range(50))
+
+    monkeypatch.setattr(simulation, "train_round", train_round)
+    monkeypatch.setattr(simulation, "run_chain", run_chain)
+    monkeypatch.setattr(simulation, "last_stage", lambda recipe: "M")
+    monkeypatch.setattr("eqn.data.load_dataset", lambda *a, **k: Splits())
+    args = argparse.Namespace(
+        runs=tmp_path, seeds=[0], start=10, last=30, recipe="plain", data_dir=tmp_path, max_eval=0
+    )
+    train_round(None, None, tmp_path / "seed0" / "start" / "labels10", 0, args)
+    train_round(None, None, tmp_path / "seed0" / "random" / "labels20", 0, args)
+    simulation.run(args)
+    assert trained == [
+        ("uncertainty", 20),
+        ("diverse", 20),
+        ("uncertainty", 30),
+        ("diverse", 30),
+        ("random", 30),
+    ]
 
 
 def test_the_recipe_table_calls_its_outcome_provisional_until_every_run_is_done(tmp_path):
