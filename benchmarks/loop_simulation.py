@@ -252,8 +252,8 @@ def rule_outcome(dev: dict[str, dict[int, float]], seeds: dict[str, dict[int, in
 def table(runs: Path, stage: str) -> str:
     found = curves(runs, stage)
     lines = [
-        "| strategy | labels | seeds | dev macro F1 | test macro F1 |",
-        "|---|---|---|---|---|",
+        "| strategy | labels | seeds | dev macro F1 | test macro F1 | test, seeds' range |",
+        "|---|---|---|---|---|---|",
     ]
     means: dict[str, dict[str, dict[int, float]]] = {"dev": {}, "test": {}}
     seeds: dict[str, dict[int, int]] = {}
@@ -264,7 +264,10 @@ def table(runs: Path, stage: str) -> str:
             test = statistics.mean(s[1] for s in scores)
             means["dev"].setdefault(strategy, {})[size] = dev
             means["test"].setdefault(strategy, {})[size] = test
-            lines.append(f"| {strategy} | {size} | {len(scores)} | {dev:.4f} | {test:.4f} |")
+            spread = f"{min(s[1] for s in scores):.4f} to {max(s[1] for s in scores):.4f}"
+            lines.append(
+                f"| {strategy} | {size} | {len(scores)} | {dev:.4f} | {test:.4f} | {spread} |"
+            )
     lines.append("")
     for split in ("dev", "test"):
         random_curve = means[split].get("random", {})
@@ -292,13 +295,26 @@ def plot(runs: Path, stage: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
-    for strategy, by_size in curves(runs, stage).items():
+    found = curves(runs, stage)
+    for strategy, by_size in found.items():
         sizes = sorted(by_size)
-        axis.plot(
-            sizes, [statistics.mean(s[1] for s in by_size[n]) for n in sizes], "o-", label=strategy
+        tests = [[s[1] for s in by_size[n]] for n in sizes]
+        (line,) = axis.plot(sizes, [statistics.mean(t) for t in tests], "o-", label=strategy)
+        # The band: lowest to highest seed, so a gap inside it is not read as a saving.
+        axis.fill_between(
+            sizes,
+            [min(t) for t in tests],
+            [max(t) for t in tests],
+            color=line.get_color(),
+            alpha=0.15,
         )
+    if found["random"]:
+        last = max(found["random"])
+        target = statistics.mean(s[1] for s in found["random"][last])
+        axis.axhline(target, color="grey", linestyle=":", linewidth=1)
+        axis.annotate(f"random at {last}", (min(found["random"]), target), fontsize=8, va="bottom")
     axis.set_xlabel("labelled texts")
-    axis.set_ylabel("test macro F1 (dev-tuned h)")
+    axis.set_ylabel("test macro F1 (dev-tuned h; band: seeds)")
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
