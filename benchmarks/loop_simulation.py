@@ -212,6 +212,13 @@ def curves(runs: Path, stage: str) -> dict[str, dict[int, list[tuple[float, floa
     return found
 
 
+def training_time(runs: Path, stage: str) -> tuple[int, float]:
+    """How many models the runs hold, and their recorded seconds summed."""
+    records = [json.loads(path.read_text()) for path in runs.glob("seed*/*/labels*/run.json")]
+    seconds = [r["stages"][stage]["seconds"] for r in records if stage in r.get("stages", {})]
+    return len(seconds), float(sum(seconds))
+
+
 def labels_to_reach(curve: dict[int, float], target: float) -> float | None:
     """Labels at which a mean curve first reaches ``target``, linearly interpolated."""
     sizes = sorted(curve)
@@ -284,7 +291,15 @@ def table(runs: Path, stage: str) -> str:
                 if needed
                 else f"{split}: {strategy} does not reach {what}"
             )
-    lines += ["", rule_outcome(means["dev"], seeds)]
+    models, seconds = training_time(runs, stage)
+    lines += [
+        "",
+        f"{models} models, {seconds / 3600:.1f} hours in all by their run records (one thread"
+        " each; a resumed model counts its last sitting only; selecting between rounds not"
+        " counted).",
+        "",
+        rule_outcome(means["dev"], seeds),
+    ]
     return "\n".join(lines) + "\n"
 
 
