@@ -5,6 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from eqn.annotation.select import DEFAULT_STRATEGY
 from eqn.cli import app
 
 runner = CliRunner()
@@ -330,4 +331,4 @@ def test_select_refuses_a_seed_its_strategy_would_not_use(tmp_path):
     pool.write_text("text\nhello\n")
     result = runner.invoke(app, ["select", str(pool), "--seed", "3", "-o", str(tmp_path / "o.csv")])
     assert result.exit_code == 2
-    assert "--seed: used only with --strategy random, not uncertainty" in result.output
+    assert f"--seed: used only with --strategy random, not {DEFAULT_STRATEGY}" in result.output
