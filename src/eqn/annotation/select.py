@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from eqn.model.inference import InferenceModel
 
 STRATEGIES = ("uncertainty", "diverse", "random")
-# Until the review-loop simulation's rule (benchmarks/loop_simulation.md) chooses.
-DEFAULT_STRATEGY = "uncertainty"
+# Chosen by the review-loop simulation's rule, written before its runs
+# (benchmarks/loop_simulation.md; results/loop_simulation.md).
+DEFAULT_STRATEGY = "diverse"
 DIVERSE_POOL = 5  # the diverse strategy spreads N texts over the 5N most uncertain
 
 

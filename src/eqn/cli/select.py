@@ -38,7 +38,11 @@ def command(
         ),
     ] = None,
     strategy: Annotated[
-        str, typer.Option(help="uncertainty (labels nearest h), diverse, or random.")
+        str,
+        typer.Option(
+            help="uncertainty (labels nearest h), diverse (the most uncertain, spread over "
+            "the energy space) or random."
+        ),
     ] = DEFAULT_STRATEGY,
     exclude: Annotated[
         Path | None,
