@@ -177,26 +177,21 @@ def test_two_recipe_study_workers_never_train_the_same_model(tmp_path, monkeypat
     assert trained == ["rerun/xed/seed0/M", "rerun/xed/seed1/M"]
 
 
-def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, monkeypatch):
-    import argparse
+def _write_loop_run(folder):
+    """A finished round's run.json, as the loop simulation reads it."""
     import json
 
+    stage = {"metrics": {"test": {"thresholded": {"global": {"macro": {"f1": 0.4}}}}}}
+    stage["history"] = [{"dev_score": 0.4}]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
+
+
+def _loop_simulation_with(run_chain, tmp_path, monkeypatch):
+    """The loop simulation with ``run_chain`` faked and no training: (module, its args)."""
+    import argparse
+
     simulation = _script("loop_simulation")
-    chains = []
-
-    def train_round(splits, labelled, folder, seed, args):
-        stage = {"metrics": {"test": {"thresholded": {"global": {"macro": {"f1": 0.4}}}}}}
-        stage["history"] = [{"dev_score": 0.4}]
-        (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
-
-    def run_chain(splits, seed, strategy, args, rounds=None):
-        chains.append((seed, strategy))
-        train_round(None, None, _last(args, seed, strategy), seed, args)
-
-    def _last(args, seed, strategy):
-        folder = args.runs / f"seed{seed}" / strategy / f"labels{args.last}"
-        folder.mkdir(parents=True)
-        return folder
 
     class Splits:
         train = list(range(50))
@@ -204,13 +199,24 @@ def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, 
         def limit(self, *_):
             return self
 
-    monkeypatch.setattr(simulation, "train_round", train_round)
+    monkeypatch.setattr(simulation, "train_round", lambda *a: _write_loop_run(a[2]))
     monkeypatch.setattr(simulation, "run_chain", run_chain)
     monkeypatch.setattr(simulation, "last_stage", lambda recipe: "M")
     monkeypatch.setattr("eqn.data.load_dataset", lambda *a, **k: Splits())
     args = argparse.Namespace(
         runs=tmp_path, seeds=[0], start=10, last=30, recipe="plain", data_dir=tmp_path, max_eval=0
     )
+    return simulation, args
+
+
+def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, monkeypatch):
+    chains = []
+
+    def run_chain(splits, seed, strategy, args, rounds=None):
+        chains.append((seed, strategy))
+        _write_loop_run(args.runs / f"seed{seed}" / strategy / f"labels{args.last}")
+
+    simulation, args = _loop_simulation_with(run_chain, tmp_path, monkeypatch)
     with simulation.claimed(tmp_path / "seed0" / "diverse.lock") as mine:
         assert mine
         with simulation.claimed(tmp_path / "seed0" / "diverse.lock") as theirs:
@@ -233,37 +239,18 @@ def test_a_loop_simulation_worker_leaves_a_claimed_chain_to_its_owner(tmp_path, 
 def test_loop_simulation_workers_take_one_round_at_a_time_from_the_least_advanced_chain(
     tmp_path, monkeypatch
 ):
-    import argparse
-    import json
-
-    simulation = _script("loop_simulation")
     trained = []
-
-    def train_round(splits, labelled, folder, seed, args):
-        stage = {"metrics": {"test": {"thresholded": {"global": {"macro": {"f1": 0.4}}}}}}
-        stage["history"] = [{"dev_score": 0.4}]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "run.json").write_text(json.dumps({"stages": {"M": stage}}))
 
     def run_chain(splits, seed, strategy, args, rounds=None):
         assert rounds == 1  # a claim is one round, so no worker owns a whole chain
         base = args.runs / f"seed{seed}" / strategy
-        size = next(n for n in (20, 30) if not simulation.finished(base / f"labels{n}", "M"))
-        train_round(None, None, base / f"labels{size}", seed, args)
+        size = next(n for n in (20, 30) if not (base / f"labels{n}" / "run.json").exists())
+        _write_loop_run(base / f"labels{size}")
         trained.append((strategy, size))
 
-    class Splits:
-        train = list(range(50))
-
-    monkeypatch.setattr(simulation, "train_round", train_round)
-    monkeypatch.setattr(simulation, "run_chain", run_chain)
-    monkeypatch.setattr(simulation, "last_stage", lambda recipe: "M")
-    monkeypatch.setattr("eqn.data.load_dataset", lambda *a, **k: Splits())
-    args = argparse.Namespace(
-        runs=tmp_path, seeds=[0], start=10, last=30, recipe="plain", data_dir=tmp_path, max_eval=0
-    )
-    train_round(None, None, tmp_path / "seed0" / "start" / "labels10", 0, args)
-    train_round(None, None, tmp_path / "seed0" / "random" / "labels20", 0, args)
+    simulation, args = _loop_simulation_with(run_chain, tmp_path, monkeypatch)
+    _write_loop_run(tmp_path / "seed0" / "start" / "labels10")
+    _write_loop_run(tmp_path / "seed0" / "random" / "labels20")
     simulation.run(args)
     assert trained == [
         ("uncertainty", 20),
