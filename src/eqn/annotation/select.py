@@ -35,8 +35,9 @@ DIVERSE_POOL = 5  # the diverse strategy spreads N texts over the 5N most uncert
 @dataclass(frozen=True)
 class Selection:
     """The chosen texts: their positions in the pool, best first, and each one's score
-    (the uncertainty: the smallest distance of a label's energy to h; lower is chosen
-    first, except for ``random``)."""
+    (the uncertainty: the smallest distance of a label's energy to h). ``uncertainty``
+    orders by it, lowest first; ``diverse`` by spread among the 5N most uncertain, so its
+    scores need not rise; ``random`` at random."""
 
     indices: np.ndarray
     scores: np.ndarray
